@@ -1,0 +1,156 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tenant-service/domain"
+)
+
+const eventColumns = `global_position, event_id::text, stream_id, version, tenant_id::text, event_type,
+	schema_version, data, metadata, occurred_at, hash, chain_hash`
+
+// Filter narrows a read of the global feed. Zero fields do not filter.
+type Filter struct {
+	TenantID domain.TenantID
+	Types    []string
+	Actor    string
+	From     time.Time // occurred at or after
+	To       time.Time // occurred before
+}
+
+// ReadAll returns up to limit events with positions above after, in position order.
+func (s *Store) ReadAll(ctx context.Context, after domain.Position, limit int, f Filter) ([]domain.StoredEvent, error) {
+	where := []string{"global_position > $1"}
+	args := []any{int64(after)}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.TenantID != "" {
+		add("tenant_id = $%d", string(f.TenantID))
+	}
+	if len(f.Types) > 0 {
+		add("event_type = ANY($%d)", f.Types)
+	}
+	if f.Actor != "" {
+		add("metadata->>'actor' = $%d", f.Actor)
+	}
+	if !f.From.IsZero() {
+		add("occurred_at >= $%d", f.From)
+	}
+	if !f.To.IsZero() {
+		add("occurred_at < $%d", f.To)
+	}
+	args = append(args, limit)
+	q := fmt.Sprintf(`SELECT %s FROM es_events WHERE %s ORDER BY global_position LIMIT $%d`,
+		eventColumns, strings.Join(where, " AND "), len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read all after %d: %w", after, err)
+	}
+	return collectEvents(rows)
+}
+
+// ReadStream returns up to limit events of the stream with versions above
+// after, in version order. A limit of 0 or less reads to the end.
+func (s *Store) ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error) {
+	if limit <= 0 {
+		limit = 1 << 30
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM es_events
+		WHERE stream_id = $1 AND version > $2 ORDER BY version LIMIT $3`, streamID, int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
+	}
+	return collectEvents(rows)
+}
+
+// ReadStreamUntil returns the stream's events up to and including version
+// upTo (0: no bound) that occurred at or before asOf (zero: no bound).
+func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, upTo domain.Version, asOf time.Time) ([]domain.StoredEvent, error) {
+	q := `SELECT ` + eventColumns + ` FROM es_events WHERE stream_id = $1`
+	args := []any{streamID}
+	if upTo > 0 {
+		args = append(args, int64(upTo))
+		q += fmt.Sprintf(" AND version <= $%d", len(args))
+	}
+	if !asOf.IsZero() {
+		args = append(args, asOf)
+		q += fmt.Sprintf(" AND occurred_at <= $%d", len(args))
+	}
+	rows, err := s.pool.Query(ctx, q+" ORDER BY version", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read stream %s: %w", streamID, err)
+	}
+	return collectEvents(rows)
+}
+
+// HeadPosition returns the position of the last committed event (0 when empty).
+func (s *Store) HeadPosition(ctx context.Context) (domain.Position, error) {
+	var p int64
+	if err := s.pool.QueryRow(ctx, `SELECT position FROM es_head WHERE id = 1`).Scan(&p); err != nil {
+		return 0, fmt.Errorf("read head: %w", err)
+	}
+	return domain.Position(p), nil
+}
+
+// StreamVersion returns the stream's current version (0 when it does not exist).
+func (s *Store) StreamVersion(ctx context.Context, streamID string) (domain.Version, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT version FROM es_streams WHERE stream_id = $1`, streamID).Scan(&v)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read version of %s: %w", streamID, err)
+	}
+	return domain.Version(v), nil
+}
+
+func collectEvents(rows pgx.Rows) ([]domain.StoredEvent, error) {
+	defer rows.Close()
+	var out []domain.StoredEvent
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+func scanEvent(row pgx.Row) (domain.StoredEvent, error) {
+	var e domain.StoredEvent
+	var pos, version int64
+	var tenant string
+	var meta []byte
+	var hash, chain []byte
+	if err := row.Scan(&pos, &e.EventID, &e.StreamID, &version, &tenant, &e.Type, &e.SchemaVersion,
+		&e.Data, &meta, &e.OccurredAt, &hash, &chain); err != nil {
+		return e, fmt.Errorf("scan event: %w", err)
+	}
+	e.Position, e.Version, e.TenantID = domain.Position(pos), domain.Version(version), domain.TenantID(tenant)
+	e.OccurredAt = e.OccurredAt.UTC()
+	e.Hash, e.ChainHash = hex.EncodeToString(hash), hex.EncodeToString(chain)
+	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
+		return e, fmt.Errorf("scan event %d metadata: %w", pos, err)
+	}
+	return e, nil
+}
+
+// ReadFrom returns up to limit events with positions above after, in position
+// order: the feed projectors and the relay follow.
+func (s *Store) ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error) {
+	return s.ReadAll(ctx, after, limit, Filter{})
+}

@@ -1,0 +1,151 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tenant-service/domain"
+)
+
+// maxConflictRetries bounds how often a command without an expected version
+// is re-decided after losing a race to another writer.
+const maxConflictRetries = 5
+
+// Repository loads Tenant aggregates from their streams and appends what
+// their commands record: the store owns the transaction, the domain owns the
+// decision.
+type Repository struct {
+	store *Store
+	now   func() time.Time
+}
+
+// NewRepository returns a Repository over the store.
+func NewRepository(store *Store) *Repository {
+	return &Repository{store: store, now: store.now}
+}
+
+// Command describes one write to a tenant.
+type Command struct {
+	TenantID    domain.TenantID
+	IfMatch     *domain.Version // when set, the tenant must be at this version (else 412)
+	Metadata    domain.Metadata
+	Idempotency *Idempotency
+	// InTx runs inside the append's transaction; see Append.InTx.
+	InTx func(ctx context.Context, tx pgx.Tx) error
+}
+
+// Outcome is what a command did.
+type Outcome struct {
+	State     domain.State // the tenant after the command
+	Events    []domain.StoredEvent
+	Duplicate bool // answered from an earlier request with the same idempotency key
+}
+
+// Execute loads the tenant, runs decide on it and appends the recorded events
+// with the loaded version as the expected one. A command without IfMatch that
+// loses a race is re-decided on the fresh state a few times.
+func (r *Repository) Execute(ctx context.Context, cmd Command, decide func(*domain.Tenant) error) (Outcome, error) {
+	if cmd.Idempotency != nil {
+		if out, ok, err := r.replayIdempotent(ctx, cmd.Idempotency); err != nil || ok {
+			return out, err
+		}
+	}
+	stream := cmd.TenantID.StreamID()
+	for attempt := 0; ; attempt++ {
+		now := r.now().UTC().Truncate(time.Microsecond)
+		t, err := r.Load(ctx, cmd.TenantID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		t.Clock = func() time.Time { return now }
+		if cmd.IfMatch != nil && *cmd.IfMatch != t.Version() {
+			if t.Version() == 0 {
+				return Outcome{}, domain.ErrTenantNotFound
+			}
+			return Outcome{}, domain.StaleVersion(*cmd.IfMatch, t.Version())
+		}
+		if err := decide(t); err != nil {
+			return Outcome{}, err
+		}
+		if len(t.Pending()) == 0 {
+			return Outcome{State: t.State()}, nil
+		}
+		res, err := r.store.Append(ctx, Append{StreamID: stream, TenantID: cmd.TenantID,
+			ExpectedVersion: t.Version(), Events: t.Pending(), OccurredAt: now,
+			Metadata: cmd.Metadata, Idempotency: cmd.Idempotency, InTx: cmd.InTx})
+		var conflict *ConflictError
+		switch {
+		case errors.As(err, &conflict):
+			if cmd.IfMatch != nil {
+				return Outcome{}, domain.StaleVersion(*cmd.IfMatch, conflict.Actual)
+			}
+			if attempt+1 >= maxConflictRetries {
+				return Outcome{}, domain.ErrConcurrentWrite
+			}
+			continue
+		case err != nil:
+			return Outcome{}, err
+		case res.Duplicate:
+			return r.stateAt(ctx, res)
+		}
+		return Outcome{State: t.State(), Events: res.Events}, nil
+	}
+}
+
+// replayIdempotent answers a request whose idempotency key was seen before.
+func (r *Repository) replayIdempotent(ctx context.Context, idem *Idempotency) (Outcome, bool, error) {
+	var hash []byte
+	var stream string
+	var version int64
+	err := r.store.pool.QueryRow(ctx, `SELECT request_hash, stream_id, version FROM es_idempotency WHERE scope = $1`,
+		idem.Scope).Scan(&hash, &stream, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Outcome{}, false, nil
+	}
+	if err != nil {
+		return Outcome{}, false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if string(hash) != string(idem.RequestHash) {
+		return Outcome{}, false, ErrIdempotencyMismatch
+	}
+	out, err := r.stateAt(ctx, Result{StreamID: stream, Version: domain.Version(version), Duplicate: true})
+	return out, err == nil, err
+}
+
+func (r *Repository) stateAt(ctx context.Context, res Result) (Outcome, error) {
+	id := domain.TenantID(strings.TrimPrefix(res.StreamID, domain.StreamPrefix))
+	t, err := r.LoadAt(ctx, id, res.Version, time.Time{})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{State: t.State(), Duplicate: true}, nil
+}
+
+// Load rebuilds the tenant from its whole stream. A tenant that does not
+// exist comes back at version 0.
+func (r *Repository) Load(ctx context.Context, id domain.TenantID) (*domain.Tenant, error) {
+	return r.LoadAt(ctx, id, 0, time.Time{})
+}
+
+// LoadAt rebuilds the tenant from its stream up to version upTo (0: all) and
+// up to time asOf (zero: now).
+func (r *Repository) LoadAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (*domain.Tenant, error) {
+	events, err := r.store.ReadStreamUntil(ctx, id.StreamID(), upTo, asOf)
+	if err != nil {
+		return nil, err
+	}
+	t := domain.NewTenant(r.now)
+	for _, se := range events {
+		e, err := se.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("load %s: event %d: %w", id, se.Version, err)
+		}
+		t.Replay(e, se.OccurredAt)
+	}
+	return t, nil
+}

@@ -1,0 +1,233 @@
+// Package testenv gives tests the real PostgreSQL, Redis and RabbitMQ: found
+// through TEST_DATABASE_URL, TEST_REDIS_URL and TEST_AMQP_URL (default: the
+// local ports), started with testcontainers when nothing answers and a Docker
+// engine is available, and otherwise failing the test with one line that says
+// what to start. Each test gets its own database, Redis key prefix and
+// RabbitMQ names, so tests run in parallel and twice.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"tenant-service/migrations"
+)
+
+const (
+	defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	defaultRedisURL    = "redis://127.0.0.1:6379/0"
+	defaultAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
+)
+
+// Name returns a short random name with the prefix, for databases, queues and keys.
+func Name(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func answers(rawURL, defaultPort string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), defaultPort)
+	}
+	c, err := net.DialTimeout("tcp", host, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+type service struct {
+	once sync.Once
+	url  string
+	err  error
+}
+
+var pgService, redisService, amqpService service
+
+// resolve returns the service URL: the env value or default when it answers,
+// else a container started by start.
+func (s *service) resolve(envVar, def, port string, start func(context.Context) (string, error)) (string, error) {
+	s.once.Do(func() {
+		s.url = os.Getenv(envVar)
+		if s.url == "" {
+			s.url = def
+		}
+		if answers(s.url, port) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		u, err := start(ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.url = u
+	})
+	return s.url, s.err
+}
+
+// DatabaseURL returns the URL of the PostgreSQL server tests use (the
+// maintenance database).
+func DatabaseURL(t testing.TB) string {
+	t.Helper()
+	u, err := pgService.resolve("TEST_DATABASE_URL", defaultDatabaseURL, "5432", startPostgres)
+	if err != nil {
+		t.Fatalf("PostgreSQL is not answering at %s and no Docker engine could start one (%v): start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or set TEST_DATABASE_URL", os.Getenv("TEST_DATABASE_URL")+defaultDatabaseURL, err)
+	}
+	return u
+}
+
+// RedisURL returns the URL of the Redis server tests use.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	u, err := redisService.resolve("TEST_REDIS_URL", defaultRedisURL, "6379", startRedis)
+	if err != nil {
+		t.Fatalf("Redis is not answering at 127.0.0.1:6379 and no Docker engine could start one (%v): start it with `redis-server --daemonize yes --port 6379` or set TEST_REDIS_URL", err)
+	}
+	return u
+}
+
+// AMQPURL returns the URL of the RabbitMQ server tests use.
+func AMQPURL(t testing.TB) string {
+	t.Helper()
+	u, err := amqpService.resolve("TEST_AMQP_URL", defaultAMQPURL, "5672", startRabbitMQ)
+	if err != nil {
+		t.Fatalf("RabbitMQ is not answering at 127.0.0.1:5672 and no Docker engine could start one (%v): start it with `rabbitmq-server -detached` or set TEST_AMQP_URL", err)
+	}
+	return u
+}
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// migratedTemplate creates, once per test binary, a migrated template
+// database that every test database is copied from.
+func migratedTemplate(t testing.TB, admin string) string {
+	templateOnce.Do(func() {
+		ctx := context.Background()
+		templateName = Name("ts_tmpl_")
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			templateErr = err
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+templateName); err != nil {
+			templateErr = err
+			return
+		}
+		pool, err := pgxpool.New(ctx, WithDatabase(admin, templateName))
+		if err != nil {
+			templateErr = err
+			return
+		}
+		_, templateErr = migrations.Up(ctx, pool, nil)
+		pool.Close()
+	})
+	if templateErr != nil {
+		t.Fatalf("prepare template database: %v", templateErr)
+	}
+	return templateName
+}
+
+// WithDatabase returns the URL with its database name replaced.
+func WithDatabase(rawURL, db string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	u.Path = "/" + db
+	return u.String()
+}
+
+// NewDatabase creates a fresh, migrated database for the test and returns its
+// URL; it is dropped when the test ends.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	admin := DatabaseURL(t)
+	tmpl := migratedTemplate(t, admin)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	name := Name("ts_test_")
+	// CREATE DATABASE ... TEMPLATE fails while another session copies the same
+	// template; retry briefly.
+	for i := 0; ; i++ {
+		_, err = conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl))
+		if err == nil || i > 50 || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	return WithDatabase(admin, name)
+}
+
+// NewPool creates a fresh, migrated database and a pool on it, closed at cleanup.
+func NewPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), NewDatabase(t))
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NewRedis returns a client on the test Redis and a key prefix of the test's
+// own; the prefix's keys are deleted at cleanup.
+func NewRedis(t testing.TB) (redis.UniversalClient, string) {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL(t))
+	if err != nil {
+		t.Fatalf("parse redis url: %v", err)
+	}
+	client := redis.NewClient(opts)
+	prefix := Name("test:") + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			client.Del(ctx, iter.Val())
+		}
+		client.Close()
+	})
+	return client, prefix
+}

@@ -1,0 +1,319 @@
+package projections
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenant-service/domain"
+)
+
+// Tenants is the PostgreSQL read model: the tenants table and the
+// phone-number and integration claims. Its primary keys make a phone number or
+// integration id belong to at most one live tenant.
+type Tenants struct {
+	pool *pgxpool.Pool
+}
+
+// NewTenants returns the read model over a migrated database.
+func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool} }
+
+// ApplyInline folds the events of one stream into the tenant's row and claims
+// inside the caller's transaction.
+func (m *Tenants) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	id := events[0].TenantID
+	before, err := loadState(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	after := before.Clone()
+	for _, se := range events {
+		if se.Version != after.Version+1 {
+			// Already applied (a replay over rows that are ahead) or a gap: skip what is behind.
+			if se.Version <= after.Version {
+				continue
+			}
+			return fmt.Errorf("project %s: event version %d after state version %d", id, se.Version, after.Version)
+		}
+		e, err := se.Decode()
+		if err != nil {
+			return fmt.Errorf("project %s: %w", id, err)
+		}
+		after.Apply(e, se.OccurredAt)
+	}
+	if after.Version == before.Version {
+		return nil
+	}
+	return saveState(ctx, tx, before, after)
+}
+
+func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State, error) {
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT state FROM tenants WHERE tenant_id = $1 FOR UPDATE`, string(id)).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.State{}, nil
+	}
+	if err != nil {
+		return domain.State{}, fmt.Errorf("project %s: load row: %w", id, err)
+	}
+	var s domain.State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return domain.State{}, fmt.Errorf("project %s: decode row: %w", id, err)
+	}
+	return s, nil
+}
+
+func saveState(ctx context.Context, tx pgx.Tx, before, after domain.State) error {
+	id := string(after.TenantID)
+	raw, err := json.Marshal(after)
+	if err != nil {
+		return fmt.Errorf("project %s: encode row: %w", id, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id, name, external_ref, status, version, created_at, updated_at, state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (tenant_id) DO UPDATE SET name = $2, external_ref = $3, status = $4, version = $5,
+			updated_at = $7, state = $8`,
+		id, after.Name, after.ExternalRef, string(after.Status), int64(after.Version),
+		after.CreatedAt, after.UpdatedAt, raw); err != nil {
+		return fmt.Errorf("project %s: write row: %w", id, err)
+	}
+	return saveClaims(ctx, tx, before, after)
+}
+
+// saveClaims releases the lookups the tenant no longer holds and claims the
+// new ones; a value another tenant holds is a conflict that aborts the append.
+func saveClaims(ctx context.Context, tx pgx.Tx, before, after domain.State) error {
+	id := string(after.TenantID)
+	oldPhones, newPhones := before.PhoneNumberIDs(), after.PhoneNumberIDs()
+	if gone := without(oldPhones, newPhones); len(gone) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM phone_number_claims WHERE tenant_id = $1 AND phone_number_id = ANY($2)`, id, gone); err != nil {
+			return fmt.Errorf("project %s: release phone numbers: %w", id, err)
+		}
+	}
+	for _, p := range without(newPhones, oldPhones) {
+		phone, _ := after.WhatsApp.Phone(p)
+		if err := claim(ctx, tx, `INSERT INTO phone_number_claims (phone_number_id, tenant_id, waba_id) VALUES ($1, $2, $3)
+			ON CONFLICT (phone_number_id) DO NOTHING RETURNING tenant_id::text`,
+			`SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`,
+			p, id, phone.WABAID); err != nil {
+			return err
+		}
+	}
+	oldInt, newInt := before.IntegrationID(), after.IntegrationID()
+	if oldInt != "" && oldInt != newInt {
+		if _, err := tx.Exec(ctx, `DELETE FROM integration_claims WHERE tenant_id = $1 AND integration_id = $2`, id, oldInt); err != nil {
+			return fmt.Errorf("project %s: release integration: %w", id, err)
+		}
+	}
+	if newInt != "" && newInt != oldInt {
+		if err := claim(ctx, tx, `INSERT INTO integration_claims (integration_id, tenant_id) VALUES ($1, $2)
+			ON CONFLICT (integration_id) DO NOTHING RETURNING tenant_id::text`,
+			`SELECT tenant_id::text FROM integration_claims WHERE integration_id = $1`,
+			newInt, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claim inserts a claim row; when another tenant holds the value it returns a
+// conflict naming that tenant. A concurrent claimer waits on the primary key
+// until the first commits, then sees its row.
+func claim(ctx context.Context, tx pgx.Tx, insert, owner, value, tenant string, extra ...any) error {
+	args := append([]any{value, tenant}, extra...)
+	var got string
+	err := tx.QueryRow(ctx, insert, args...).Scan(&got)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("claim %s: %w", value, err)
+	}
+	if err := tx.QueryRow(ctx, owner, value).Scan(&got); err != nil {
+		return fmt.Errorf("claim %s: read owner: %w", value, err)
+	}
+	if got == tenant {
+		return nil
+	}
+	return &ClaimError{Value: value, Owner: domain.TenantID(got), Integration: strings.Contains(insert, "integration_claims")}
+}
+
+// ClaimError reports a phone number or integration id that belongs to another live tenant.
+type ClaimError struct {
+	Value       string
+	Owner       domain.TenantID
+	Integration bool
+}
+
+func (e *ClaimError) Error() string {
+	what := "phone number"
+	if e.Integration {
+		what = "integration id"
+	}
+	return fmt.Sprintf("%s %s already belongs to tenant %s", what, e.Value, e.Owner)
+}
+
+// DomainError returns the 409 the client sees; it names the owner only when showOwner.
+func (e *ClaimError) DomainError(showOwner bool) *domain.Error {
+	code, what := "phone-number-taken", "phone number"
+	if e.Integration {
+		code, what = "integration-taken", "integration id"
+	}
+	detail := fmt.Sprintf("%s %s already belongs to another tenant", what, e.Value)
+	if showOwner {
+		detail = fmt.Sprintf("%s %s already belongs to tenant %s", what, e.Value, e.Owner)
+	}
+	return &domain.Error{Kind: domain.KindConflict, Code: code, Detail: detail, Err: e}
+}
+
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// IsUniqueViolation reports whether err is a PostgreSQL unique violation.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}
+
+// Get returns the tenant's current state, or domain.ErrTenantNotFound.
+func (m *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.State, error) {
+	var raw []byte
+	err := m.pool.QueryRow(ctx, `SELECT state FROM tenants WHERE tenant_id = $1`, string(id)).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.State{}, domain.ErrTenantNotFound
+	}
+	if err != nil {
+		return domain.State{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	var s domain.State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return domain.State{}, fmt.Errorf("get tenant %s: decode: %w", id, err)
+	}
+	return s, nil
+}
+
+// ByPhoneNumber returns the live tenant that holds the phone number.
+func (m *Tenants) ByPhoneNumber(ctx context.Context, phoneNumberID string) (domain.State, error) {
+	return m.byClaim(ctx, `SELECT t.state FROM phone_number_claims c JOIN tenants t USING (tenant_id) WHERE c.phone_number_id = $1`, phoneNumberID)
+}
+
+// ByIntegration returns the live tenant that holds the Genesys integration id.
+func (m *Tenants) ByIntegration(ctx context.Context, integrationID string) (domain.State, error) {
+	return m.byClaim(ctx, `SELECT t.state FROM integration_claims c JOIN tenants t USING (tenant_id) WHERE c.integration_id = $1`, integrationID)
+}
+
+func (m *Tenants) byClaim(ctx context.Context, q, value string) (domain.State, error) {
+	var raw []byte
+	err := m.pool.QueryRow(ctx, q, value).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.State{}, domain.ErrTenantNotFound
+	}
+	if err != nil {
+		return domain.State{}, fmt.Errorf("resolve %s: %w", value, err)
+	}
+	var s domain.State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return domain.State{}, fmt.Errorf("resolve %s: decode: %w", value, err)
+	}
+	return s, nil
+}
+
+// ListQuery selects a page of tenants.
+type ListQuery struct {
+	Status []domain.Status // empty: every status but deleted
+	Limit  int
+	Cursor string // opaque, from a previous page's NextCursor
+}
+
+// ErrBadCursor is returned for a cursor this service did not issue.
+var ErrBadCursor = domain.Invalid(domain.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
+
+// List returns tenants in creation order and the cursor of the next page ("" on the last).
+func (m *Tenants) List(ctx context.Context, q ListQuery) ([]domain.State, string, error) {
+	statuses := q.Status
+	if len(statuses) == 0 {
+		statuses = []domain.Status{domain.StatusActive, domain.StatusSuspended}
+	}
+	ss := make([]string, len(statuses))
+	for i, s := range statuses {
+		ss[i] = string(s)
+	}
+	after, afterID := time.Time{}, "00000000-0000-0000-0000-000000000000"
+	if q.Cursor != "" {
+		var err error
+		if after, afterID, err = decodeCursor(q.Cursor); err != nil {
+			return nil, "", ErrBadCursor
+		}
+	}
+	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants
+		WHERE status = ANY($1) AND (created_at, tenant_id) > ($2, $3::uuid)
+		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, q.Limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.State
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			return nil, "", fmt.Errorf("list tenants: %w", err)
+		}
+		var s domain.State
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, "", fmt.Errorf("list tenants: decode: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", err)
+	}
+	next := ""
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(last.CreatedAt, string(last.TenantID))
+	}
+	return out, next, nil
+}
+
+func encodeCursor(t time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return time.Time{}, "", errors.New("bad cursor")
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	if _, err := domain.ParseTenantID(id); err != nil {
+		return time.Time{}, "", err
+	}
+	return t, id, nil
+}
