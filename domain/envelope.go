@@ -37,3 +37,49 @@ type StoredEvent struct {
 func (e StoredEvent) Decode() (Event, error) {
 	return DecodeEvent(e.Type, e.SchemaVersion, e.Data)
 }
+
+// EventFilter narrows a read of the global feed. Zero fields do not filter.
+type EventFilter struct {
+	TenantID TenantID
+	Types    []string
+	Actor    string
+	From     time.Time // occurred at or after
+	To       time.Time // occurred before
+}
+
+// RedactSecrets returns event data with every sealed secret reduced to its
+// hint: objects holding a "ciphertext" lose that key. Use it wherever event
+// data leaves the service (API responses, messages).
+func RedactSecrets(data json.RawMessage) json.RawMessage {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return data
+	}
+	if !redact(v) {
+		return data
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func redact(v any) bool {
+	changed := false
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x["ciphertext"]; ok {
+			delete(x, "ciphertext")
+			changed = true
+		}
+		for _, c := range x {
+			changed = redact(c) || changed
+		}
+	case []any:
+		for _, c := range x {
+			changed = redact(c) || changed
+		}
+	}
+	return changed
+}

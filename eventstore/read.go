@@ -16,14 +16,8 @@ import (
 const eventColumns = `global_position, event_id::text, stream_id, version, tenant_id::text, event_type,
 	schema_version, data, metadata, occurred_at, hash, chain_hash`
 
-// Filter narrows a read of the global feed. Zero fields do not filter.
-type Filter struct {
-	TenantID domain.TenantID
-	Types    []string
-	Actor    string
-	From     time.Time // occurred at or after
-	To       time.Time // occurred before
-}
+// Filter narrows a read of the global feed; see domain.EventFilter.
+type Filter = domain.EventFilter
 
 // ReadAll returns up to limit events with positions above after, in position order.
 func (s *Store) ReadAll(ctx context.Context, after domain.Position, limit int, f Filter) ([]domain.StoredEvent, error) {

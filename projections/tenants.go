@@ -237,19 +237,13 @@ func (m *Tenants) byClaim(ctx context.Context, q, value string) (domain.State, e
 	return s, nil
 }
 
-// ListQuery selects a page of tenants.
-type ListQuery struct {
-	Status []domain.Status // empty: every status but deleted
-	Limit  int
-	Cursor string // opaque, from a previous page's NextCursor
-}
-
 // ErrBadCursor is returned for a cursor this service did not issue.
 var ErrBadCursor = domain.Invalid(domain.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
 
-// List returns tenants in creation order and the cursor of the next page ("" on the last).
-func (m *Tenants) List(ctx context.Context, q ListQuery) ([]domain.State, string, error) {
-	statuses := q.Status
+// List returns up to limit tenants with the given statuses (default: all but
+// deleted) in creation order, after the opaque cursor of a previous page, and
+// the cursor of the next page ("" on the last).
+func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error) {
 	if len(statuses) == 0 {
 		statuses = []domain.Status{domain.StatusActive, domain.StatusSuspended}
 	}
@@ -258,15 +252,15 @@ func (m *Tenants) List(ctx context.Context, q ListQuery) ([]domain.State, string
 		ss[i] = string(s)
 	}
 	after, afterID := time.Time{}, "00000000-0000-0000-0000-000000000000"
-	if q.Cursor != "" {
+	if cursor != "" {
 		var err error
-		if after, afterID, err = decodeCursor(q.Cursor); err != nil {
+		if after, afterID, err = decodeCursor(cursor); err != nil {
 			return nil, "", ErrBadCursor
 		}
 	}
 	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants
 		WHERE status = ANY($1) AND (created_at, tenant_id) > ($2, $3::uuid)
-		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, q.Limit+1)
+		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}
@@ -287,8 +281,8 @@ func (m *Tenants) List(ctx context.Context, q ListQuery) ([]domain.State, string
 		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}
 	next := ""
-	if len(out) > q.Limit {
-		out = out[:q.Limit]
+	if len(out) > limit {
+		out = out[:limit]
 		last := out[len(out)-1]
 		next = encodeCursor(last.CreatedAt, string(last.TenantID))
 	}

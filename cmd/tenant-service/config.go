@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Config is the service's configuration, read once from the environment
+// (PRODUCT.md's table). A .env file in the working directory is read first;
+// variables already set win.
+type Config struct {
+	Port        int    // PORT, default 3007
+	Env         string // APP_ENV (alias NODE_ENV): development (default) or production
+	DatabaseURL string // DATABASE_URL, else built from DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD
+	RedisURL    string // REDIS_URL, default redis://localhost:6379
+	AMQPURL     string // AMQP_URL, default amqp://guest:guest@localhost:5672/
+
+	MetaAppID              string // META_APP_ID
+	MetaAppSecret          string // META_APP_SECRET
+	MetaGraphURL           string // META_GRAPH_URL, default https://graph.facebook.com
+	MetaGraphVersion       string // META_GRAPH_VERSION, default v25.0
+	MetaWebhookVerifyToken string // META_WEBHOOK_VERIFY_TOKEN
+	GenesysLoginURL        string // GENESYS_LOGIN_URL: overrides https://login.{region}
+
+	EncryptionKeys      string // ENCRYPTION_KEYS: id:base64(32 bytes), comma-separated
+	EncryptionActiveKey string // ENCRYPTION_ACTIVE_KEY, default the first key
+	RedisKeyPrefix      string // REDIS_KEY_PREFIX, default empty
+	APIKeys             string // API_KEYS: role:key, comma-separated
+
+	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.Env == "production" }
+
+// loadConfig reads the configuration from getenv.
+func loadConfig(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Env:                    get("APP_ENV", get("NODE_ENV", "development")),
+		DatabaseURL:            get("DATABASE_URL", ""),
+		RedisURL:               get("REDIS_URL", "redis://localhost:6379"),
+		AMQPURL:                get("AMQP_URL", "amqp://guest:guest@localhost:5672/"),
+		MetaAppID:              get("META_APP_ID", ""),
+		MetaAppSecret:          get("META_APP_SECRET", ""),
+		MetaGraphURL:           strings.TrimRight(get("META_GRAPH_URL", "https://graph.facebook.com"), "/"),
+		MetaGraphVersion:       get("META_GRAPH_VERSION", "v25.0"),
+		MetaWebhookVerifyToken: get("META_WEBHOOK_VERIFY_TOKEN", ""),
+		GenesysLoginURL:        strings.TrimRight(get("GENESYS_LOGIN_URL", ""), "/"),
+		EncryptionKeys:         get("ENCRYPTION_KEYS", ""),
+		EncryptionActiveKey:    get("ENCRYPTION_ACTIVE_KEY", ""),
+		RedisKeyPrefix:         getenv("REDIS_KEY_PREFIX"),
+		APIKeys:                get("API_KEYS", ""),
+		DevDir:                 get("DEV_STATE_DIR", ".dev-keys"),
+	}
+	var errs []error
+	port, err := strconv.Atoi(get("PORT", "3007"))
+	if err != nil || port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))
+	}
+	c.Port = port
+	if c.Env != "development" && c.Env != "production" {
+		errs = append(errs, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env))
+	}
+	if c.DatabaseURL == "" {
+		u := url.URL{Scheme: "postgres", Host: get("DB_HOST", "localhost") + ":" + get("DB_PORT", "5432"),
+			Path: "/" + get("DB_NAME", "whatsapp_genesys")}
+		if pw := getenv("DB_PASSWORD"); pw != "" {
+			u.User = url.UserPassword(get("DB_USER", "postgres"), pw)
+		} else {
+			u.User = url.User(get("DB_USER", "postgres"))
+		}
+		q := url.Values{}
+		q.Set("sslmode", get("DB_SSLMODE", "prefer"))
+		u.RawQuery = q.Encode()
+		c.DatabaseURL = u.String()
+	}
+	for name, v := range map[string]string{"REDIS_URL": c.RedisURL, "AMQP_URL": c.AMQPURL, "META_GRAPH_URL": c.MetaGraphURL} {
+		if _, err := url.Parse(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s is not a URL", name))
+		}
+	}
+	if c.Production() {
+		if c.EncryptionKeys == "" {
+			errs = append(errs, errors.New("ENCRYPTION_KEYS is required in production"))
+		}
+		if c.APIKeys == "" {
+			errs = append(errs, errors.New("API_KEYS is required in production"))
+		}
+	}
+	return c, errors.Join(errs...)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"tenant-service/internal/testenv"
+)
+
+const (
+	adminKey   = "admin-key-0123456789abcdef"
+	serviceKey = "service-key-0123456789abcdef"
+	auditorKey = "auditor-key-0123456789abcdef"
+)
+
+// testApp is the whole service wired as main wires it, on a fresh database,
+// behind an httptest server.
+type testApp struct {
+	t   testing.TB
+	app *app
+	srv *httptest.Server
+	env map[string]string
+}
+
+// testEnv returns the environment a test app runs with; tests may change it
+// before startApp.
+func testEnv(t testing.TB) map[string]string {
+	return map[string]string{
+		"APP_ENV":          "development",
+		"DATABASE_URL":     testenv.NewDatabase(t),
+		"REDIS_URL":        testenv.RedisURL(t),
+		"AMQP_URL":         testenv.AMQPURL(t),
+		"REDIS_KEY_PREFIX": testenv.Name("t") + ":",
+		"API_KEYS":         "admin:" + adminKey + ",service:" + serviceKey + ",auditor:" + auditorKey,
+		"DEV_STATE_DIR":    t.TempDir(),
+	}
+}
+
+func startApp(t testing.TB, env map[string]string) *testApp {
+	t.Helper()
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a, err := buildApp(ctx, cfg, log, io.Discard)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{}, len(a.background))
+	for _, task := range a.background {
+		go func() { _ = task(ctx); done <- struct{}{} }()
+	}
+	srv := httptest.NewServer(a.handler)
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		for range a.background {
+			<-done
+		}
+		a.close()
+	})
+	return &testApp{t: t, app: a, srv: srv, env: env}
+}
+
+func newTestApp(t testing.TB) *testApp { return startApp(t, testEnv(t)) }
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request with the key as bearer; body is sent as JSON when it is
+// not empty. Extra headers come as "Name: value" strings.
+func (a *testApp) do(method, path, key, body string, headers ...string) response {
+	a.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.srv.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	res, err := a.srv.Client().Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// createTenant creates a tenant and returns its id.
+func (a *testApp) createTenant(name string) string {
+	a.t.Helper()
+	r := a.do("POST", "/api/tenants", adminKey, `{"name":`+quote(name)+`}`)
+	if r.status != 201 {
+		a.t.Fatalf("create tenant: %d %s", r.status, r.body)
+	}
+	return r.json(a.t)["tenantId"].(string)
+}
+
+func quote(s string) string {
+	var b bytes.Buffer
+	_ = json.NewEncoder(&b).Encode(s)
+	return strings.TrimSpace(b.String())
+}
+
+// expectProblem checks the status, the problem content type and, when field
+// is not empty, that the problem names that field.
+func expectProblem(t testing.TB, r response, status int, field string) map[string]any {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d: %s", r.status, status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("content type = %q, want application/problem+json", ct)
+	}
+	p := r.json(t)
+	if p["status"] != float64(status) || p["type"] == "" || p["title"] == "" || p["requestId"] == "" {
+		t.Fatalf("problem body incomplete: %s", r.body)
+	}
+	if field != "" {
+		found := false
+		errs, _ := p["errors"].([]any)
+		for _, e := range errs {
+			if e.(map[string]any)["field"] == field {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("problem does not name field %q: %s", field, r.body)
+		}
+	}
+	return p
+}

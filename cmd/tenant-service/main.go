@@ -1,0 +1,78 @@
+// Command tenant-service is the event-sourced tenant registry: `serve` (the
+// default) runs the HTTP API, the projectors and the RabbitMQ relay; the other
+// subcommands are operator tools.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/joho/godotenv"
+)
+
+const usage = `usage: tenant-service [command]
+
+commands:
+  serve                         run the HTTP API, projectors and relay (default)
+  migrate                       apply database migrations and exit
+`
+
+func main() {
+	_ = godotenv.Load() // a .env file is optional; variables already set win
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run executes one subcommand and returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		// One clear line per missing or bad setting.
+		for _, line := range splitJoined(err) {
+			fmt.Fprintln(stderr, "tenant-service: configuration:", line)
+		}
+		return 2
+	}
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log, stderr, nil)
+	case "migrate":
+		err = migrateCmd(ctx, cfg, log, stdout)
+	default:
+		fmt.Fprintf(stderr, "tenant-service: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "tenant-service:", err)
+		return 1
+	}
+	return 0
+}
+
+func splitJoined(err error) []string {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, e.Error())
+		}
+		return out
+	}
+	return []string{err.Error()}
+}

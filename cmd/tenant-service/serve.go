@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"tenant-service/eventstore"
+	"tenant-service/handlers"
+	"tenant-service/projections"
+)
+
+// shutdownGrace is how long in-flight requests get to finish after SIGTERM.
+const shutdownGrace = 25 * time.Second
+
+// app is the wired service: what serve runs and what tests drive.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	handler http.Handler
+	// background tasks run next to the HTTP server until ctx ends.
+	background []func(ctx context.Context) error
+	closers    []func()
+}
+
+// close releases what buildApp opened, in reverse order.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// buildApp connects to the dependencies, migrates and wires the service.
+func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writer) (*app, error) {
+	apiKeys, err := apiKeys(cfg, console)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := openDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, log: log, pool: pool, closers: []func(){pool.Close}}
+
+	tenants := projections.NewTenants(pool)
+	store := eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{tenants}})
+	repo := eventstore.NewRepository(store)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	checks := map[string]handlers.Check{
+		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
+	}
+	srv, err := handlers.NewServer(handlers.Deps{
+		Writer:  writer{repo: repo},
+		Tenants: tenants,
+		History: history{store: store, repo: repo},
+		Checks:  checks,
+	}, handlers.Config{APIKeys: apiKeys, Registry: reg, Logger: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.handler = srv
+	return a, nil
+}
+
+// serve runs the service until ctx ends. When listening is not nil it
+// receives the bound address (tests listen on port 0).
+func serve(ctx context.Context, cfg Config, log *slog.Logger, console io.Writer, listening func(net.Addr)) error {
+	a, err := buildApp(ctx, cfg, log, console)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+	}
+	if listening != nil {
+		listening(ln.Addr())
+	}
+	httpServer := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	log.Info("tenant service listening", "addr", ln.Addr().String(), "env", cfg.Env)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := httpServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	for _, task := range a.background {
+		g.Go(func() error { return task(gctx) })
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		// In-flight requests finish; new connections are refused.
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		log.Info("shutting down", "grace", shutdownGrace.String())
+		return httpServer.Shutdown(sctx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// apiKeys returns the bootstrap keys from API_KEYS; in development without
+// any, one admin key is generated, kept in the dev state directory so it
+// survives restarts, and printed.
+func apiKeys(cfg Config, console io.Writer) ([]handlers.APIKey, error) {
+	if cfg.APIKeys != "" {
+		keys, err := handlers.ParseAPIKeys(cfg.APIKeys)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			return nil, errors.New("API_KEYS holds no keys")
+		}
+		return keys, nil
+	}
+	if cfg.Production() {
+		return nil, errors.New("API_KEYS is required in production")
+	}
+	path := filepath.Join(cfg.DevDir, "admin-api-key")
+	raw, err := os.ReadFile(path)
+	key := strings.TrimSpace(string(raw))
+	if err != nil || len(key) < 16 {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("generate development API key: %w", err)
+		}
+		key = "dev_" + base64.RawURLEncoding.EncodeToString(b[:])
+		if err := os.MkdirAll(cfg.DevDir, 0o700); err != nil {
+			return nil, fmt.Errorf("keep development API key: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("keep development API key: %w", err)
+		}
+	}
+	fmt.Fprintf(console, "development admin API key: %s (kept in %s; set API_KEYS to choose your own)\n", key, path)
+	return []handlers.APIKey{{Role: handlers.RoleAdmin, Key: key}}, nil
+}

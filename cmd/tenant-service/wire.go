@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"tenant-service/domain"
+	"tenant-service/eventstore"
+	"tenant-service/handlers"
+	"tenant-service/projections"
+)
+
+// writer adapts the event store's Repository to handlers.Writer.
+type writer struct {
+	repo *eventstore.Repository
+	// shred destroys a tenant's data key inside the append's transaction. Optional.
+	shred func(ctx context.Context, tx pgx.Tx, id domain.TenantID) error
+}
+
+func (w writer) Execute(ctx context.Context, id domain.TenantID, opts handlers.WriteOptions, decide func(*domain.Tenant) error) (handlers.WriteResult, error) {
+	cmd := eventstore.Command{TenantID: id, IfMatch: opts.IfMatch, Metadata: opts.Metadata}
+	if opts.IdempotencyScope != "" {
+		cmd.Idempotency = &eventstore.Idempotency{Scope: opts.IdempotencyScope, RequestHash: opts.RequestHash}
+	}
+	if opts.DestroyDataKey && w.shred != nil {
+		cmd.InTx = func(ctx context.Context, tx pgx.Tx) error { return w.shred(ctx, tx, id) }
+	}
+	out, err := w.repo.Execute(ctx, cmd, decide)
+	var claim *projections.ClaimError
+	if errors.As(err, &claim) {
+		// Only admins learn which tenant holds the value.
+		return handlers.WriteResult{}, claim.DomainError(opts.Metadata.ActorRole == string(handlers.RoleAdmin))
+	}
+	if err != nil {
+		return handlers.WriteResult{}, err
+	}
+	return handlers.WriteResult{State: out.State, Events: out.Events, Duplicate: out.Duplicate}, nil
+}
+
+// history adapts the store and repository to handlers.History.
+type history struct {
+	store *eventstore.Store
+	repo  *eventstore.Repository
+}
+
+func (h history) StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (domain.State, error) {
+	t, err := h.repo.LoadAt(ctx, id, upTo, asOf)
+	if err != nil {
+		return domain.State{}, err
+	}
+	return t.State(), nil
+}
+
+func (h history) ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error) {
+	return h.store.ReadStream(ctx, streamID, after, limit)
+}
+
+func (h history) ReadAll(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) ([]domain.StoredEvent, error) {
+	return h.store.ReadAll(ctx, after, limit, f)
+}

@@ -1,0 +1,65 @@
+package eventstore_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"tenant-service/domain"
+	"tenant-service/eventstore"
+)
+
+// BenchmarkAppend measures single-event appends to fresh streams from
+// parallel writers (each append is one transaction with the inline read model).
+func BenchmarkAppend(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := domain.NewTenantID()
+			if _, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id,
+				Events: []domain.Event{created(id, "bench")}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// BenchmarkReadAll measures reading the global feed in pages of 500.
+func BenchmarkReadAll(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	const total = 5000
+	for i := 0; i < total/10; i++ {
+		id := domain.NewTenantID()
+		evs := []domain.Event{created(id, "bench")}
+		for j := 0; j < 9; j++ {
+			evs = append(evs, domain.TenantSuspended{Reason: "bench"})
+		}
+		if _, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id, Events: evs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var read atomic.Int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var after domain.Position
+		for {
+			evs, err := s.ReadFrom(ctx, after, 500)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			read.Add(int64(len(evs)))
+			after = evs[len(evs)-1].Position
+		}
+	}
+	b.ReportMetric(float64(read.Load())/b.Elapsed().Seconds(), "events/s")
+}

@@ -1,0 +1,88 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+const ctxRequestID = "tenant-service.request-id"
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// traceParentPattern is the W3C trace context header, version 00.
+var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
+// requestContext assigns a request id (the caller's X-Request-ID when it is
+// sane) and echoes it.
+func (s *Server) requestContext(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !requestIDPattern.MatchString(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func requestID(c *gin.Context) string {
+	v, _ := c.Get(ctxRequestID)
+	s, _ := v.(string)
+	return s
+}
+
+// recovery turns a panic into a logged 500 problem; the process keeps serving.
+func (s *Server) recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", fmt.Sprint(r),
+				"request_id", requestID(c), "route", c.FullPath())
+			if !c.Writer.Written() {
+				s.problem(c, http.StatusInternalServerError, "internal-error", "internal error", nil)
+			}
+		}
+	}()
+	c.Next()
+}
+
+// accessLog logs one structured line per request and feeds the metrics.
+// It never logs headers or bodies: they may hold keys and secrets.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	elapsed := time.Since(start)
+	s.metrics.observe(c.Request.Method, route, status, elapsed)
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		return
+	}
+	s.log.InfoContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route,
+		"status", status, "duration_ms", float64(elapsed.Microseconds())/1000, "request_id", requestID(c),
+		"actor", actor(c), "bytes", c.Writer.Size())
+}
+
+// limitBody caps request bodies; reading past the cap fails the decode with 413.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+		s.problem(c, http.StatusRequestEntityTooLarge, "body-too-large",
+			"the request body is larger than "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes", nil)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Next()
+}

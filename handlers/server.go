@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tenant-service/domain"
+)
+
+// Writer runs a command on a tenant: load, decide, append. Must be safe for
+// concurrent use.
+type Writer interface {
+	Execute(ctx context.Context, id domain.TenantID, opts WriteOptions, decide func(*domain.Tenant) error) (WriteResult, error)
+}
+
+// WriteOptions qualify a command.
+type WriteOptions struct {
+	IfMatch          *domain.Version // expected version; a stale one is 412
+	Metadata         domain.Metadata
+	IdempotencyScope string // actor and Idempotency-Key; empty: none
+	RequestHash      []byte // what was asked under the key
+	DestroyDataKey   bool   // crypto-shred the tenant's data key in the same transaction
+}
+
+// WriteResult is what a command did.
+type WriteResult struct {
+	State     domain.State
+	Events    []domain.StoredEvent
+	Duplicate bool // replayed from an earlier request with the same Idempotency-Key
+}
+
+// TenantReader reads the tenants read model.
+type TenantReader interface {
+	Get(ctx context.Context, id domain.TenantID) (domain.State, error)
+	List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+}
+
+// History reads the event store.
+type History interface {
+	StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (domain.State, error)
+	ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error)
+	ReadAll(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) ([]domain.StoredEvent, error)
+}
+
+// Check reports whether a dependency is ready; nil means ready.
+type Check func(ctx context.Context) error
+
+// Deps are the collaborators the handlers use.
+type Deps struct {
+	Writer  Writer
+	Tenants TenantReader
+	History History
+	// Checks run by /readyz, by name (e.g. "postgres", "redis", "rabbitmq").
+	Checks map[string]Check
+}
+
+// Config tunes the Server.
+type Config struct {
+	// APIKeys are the accepted bearer keys. Required.
+	APIKeys []APIKey
+	// MaxBodyBytes caps request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// Registry receives the HTTP metrics and is served on /metrics. Default: a new registry.
+	Registry *prometheus.Registry
+	// Logger for request and error logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every missing or bad setting.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.APIKeys) == 0 {
+		errs = append(errs, errors.New("handlers: at least one API key is required"))
+	}
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("handlers: MaxBodyBytes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is the HTTP API.
+type Server struct {
+	deps    Deps
+	cfg     Config
+	log     *slog.Logger
+	keys    *keyring
+	metrics *metrics
+	router  *gin.Engine
+}
+
+// NewServer builds the router.
+func NewServer(deps Deps, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{deps: deps, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// Route registers an extra route behind authentication and the given roles;
+// features wired in cmd (credentials, WhatsApp, resolve) use it.
+func (s *Server) Route(method, path string, roles []Role, h gin.HandlerFunc) {
+	s.router.Handle(method, path, s.authenticate, s.allow(roles...), h)
+}
+
+func (s *Server) routes() {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.ContextWithFallback = true
+	r.Use(s.requestContext, s.accessLog, s.recovery, s.limitBody)
+	r.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not-found", "no such route", nil) })
+	r.NoMethod(func(c *gin.Context) {
+		s.problem(c, http.StatusMethodNotAllowed, "method-not-allowed", "the route does not allow "+c.Request.Method, nil)
+	})
+	s.router = r
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	r.GET("/metrics", gin.WrapH(metrics))
+
+	read := []Role{RoleAuditor}
+	s.Route(http.MethodPost, "/api/tenants", nil, s.createTenant)
+	s.Route(http.MethodGet, "/api/tenants", read, s.listTenants)
+	s.Route(http.MethodGet, "/api/tenants/:tenantId", read, s.getTenant)
+	s.Route(http.MethodPatch, "/api/tenants/:tenantId", nil, s.updateTenant)
+	s.Route(http.MethodDelete, "/api/tenants/:tenantId", nil, s.deleteTenant)
+	s.Route(http.MethodPost, "/api/tenants/:tenantId/suspend", nil, s.suspendTenant)
+	s.Route(http.MethodPost, "/api/tenants/:tenantId/reactivate", nil, s.reactivateTenant)
+	s.Route(http.MethodGet, "/api/tenants/:tenantId/events", read, s.tenantEvents)
+	s.Route(http.MethodGet, "/api/events", read, s.allEvents)
+}
