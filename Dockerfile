@@ -1,0 +1,14 @@
+# syntax=docker/dockerfile:1
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tenant-service ./cmd/tenant-service
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/tenant-service /tenant-service
+EXPOSE 3007
+USER nonroot
+ENTRYPOINT ["/tenant-service"]
+CMD ["serve"]

@@ -1,0 +1,33 @@
+# Tenant Service — the two commands a newcomer needs are `make run` and `make test`.
+GO        ?= go
+PKGS      ?= ./...
+BENCHTIME ?= 2s
+
+.PHONY: run test bench build migrate vet fmt check
+
+## run: create the database if missing, migrate, serve on $PORT (default 3007)
+run:
+	$(GO) run ./cmd/tenant-service serve
+
+## test: every test, against the real PostgreSQL, Redis and RabbitMQ
+test:
+	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+
+## bench: the benchmarks whose figures go into closing notes
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tenant-service ./cmd/tenant-service
+
+migrate:
+	$(GO) run ./cmd/tenant-service migrate
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -l -w .
+
+check: vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
