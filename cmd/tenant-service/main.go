@@ -21,6 +21,9 @@ const usage = `usage: tenant-service [command]
 commands:
   serve                         run the HTTP API, projectors and relay (default)
   migrate                       apply database migrations and exit
+  events verify [--file F]      check the hash chains of the event store (or of an export)
+  events export [--tenant ID] [--from N] [--to N] [--out F]
+                                write history as JSON Lines with hashes
 `
 
 func main() {
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, cfg, log, stderr, nil)
 	case "migrate":
 		err = migrateCmd(ctx, cfg, log, stdout)
+	case "events":
+		err = eventsCmd(ctx, cfg, log, args, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "tenant-service: unknown command %q\n%s", cmd, usage)
 		return 2
