@@ -20,7 +20,7 @@ func seedLog(t testing.TB, s *eventstore.Store, n int) []domain.TenantID {
 		id := domain.NewTenantID()
 		ids = append(ids, id)
 		if _, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id,
-			Events: []domain.Event{created(id, "Tenant <&> é"), domain.TenantSuspended{Reason: "r"}, domain.TenantReactivated{}},
+			Events:   []domain.Event{created(id, "Tenant <&> é"), domain.TenantSuspended{Reason: "r"}, domain.TenantReactivated{}},
 			Metadata: domain.Metadata{Actor: "admin:abc", RequestID: "r1"}}); err != nil {
 			t.Fatal(err)
 		}
