@@ -26,6 +26,12 @@ func (t *Tenant) Replay(e Event, at time.Time) {
 	t.loaded = t.state.Version
 }
 
+// Restore starts the aggregate from a snapshot of its state.
+func (t *Tenant) Restore(s State) {
+	t.state = s.Clone()
+	t.loaded = s.Version
+}
+
 // State returns a copy of the current state, pending events included.
 func (t *Tenant) State() State { return t.state.Clone() }
 

@@ -89,6 +89,11 @@ func (w *WhatsAppConfig) Phone(id string) (PhoneNumber, bool) {
 	return PhoneNumber{}, false
 }
 
+// SnapshotFormat versions the JSON form of State kept in snapshots. Bump it
+// whenever Apply or an upcaster changes what events fold to: snapshots of
+// another format are then ignored and rebuilt.
+const SnapshotFormat = 1
+
 // State is everything known about a tenant, rebuilt by applying its events in
 // order. It is what the read models store and what time travel returns.
 type State struct {

@@ -66,11 +66,12 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, after domain.Ve
 	return collectEvents(rows)
 }
 
-// ReadStreamUntil returns the stream's events up to and including version
-// upTo (0: no bound) that occurred at or before asOf (zero: no bound).
-func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, upTo domain.Version, asOf time.Time) ([]domain.StoredEvent, error) {
-	q := `SELECT ` + eventColumns + ` FROM es_events WHERE stream_id = $1`
-	args := []any{streamID}
+// ReadStreamUntil returns the stream's events after version after, up to and
+// including version upTo (0: no bound), that occurred at or before asOf
+// (zero: no bound).
+func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, after, upTo domain.Version, asOf time.Time) ([]domain.StoredEvent, error) {
+	q := `SELECT ` + eventColumns + ` FROM es_events WHERE stream_id = $1 AND version > $2`
+	args := []any{streamID, int64(after)}
 	if upTo > 0 {
 		args = append(args, int64(upTo))
 		q += fmt.Sprintf(" AND version <= $%d", len(args))

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,13 +134,19 @@ func (r *Repository) Load(ctx context.Context, id domain.TenantID) (*domain.Tena
 }
 
 // LoadAt rebuilds the tenant from its stream up to version upTo (0: all) and
-// up to time asOf (zero: now).
+// up to time asOf (zero: now), starting from the latest snapshot within those
+// bounds when there is one.
 func (r *Repository) LoadAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (*domain.Tenant, error) {
-	events, err := r.store.ReadStreamUntil(ctx, id.StreamID(), upTo, asOf)
+	stream := id.StreamID()
+	t := domain.NewTenant(r.now)
+	from, err := r.restoreSnapshot(ctx, t, stream, upTo, asOf)
 	if err != nil {
 		return nil, err
 	}
-	t := domain.NewTenant(r.now)
+	events, err := r.store.ReadStreamUntil(ctx, stream, from, upTo, asOf)
+	if err != nil {
+		return nil, err
+	}
 	for _, se := range events {
 		e, err := se.Decode()
 		if err != nil {
@@ -148,4 +155,34 @@ func (r *Repository) LoadAt(ctx context.Context, id domain.TenantID, upTo domain
 		t.Replay(e, se.OccurredAt)
 	}
 	return t, nil
+}
+
+// restoreSnapshot restores the latest usable snapshot into t and returns its
+// version (0 when there is none).
+func (r *Repository) restoreSnapshot(ctx context.Context, t *domain.Tenant, stream string, upTo domain.Version, asOf time.Time) (domain.Version, error) {
+	q := `SELECT version, state FROM es_snapshots WHERE stream_id = $1 AND format = $2`
+	args := []any{stream, domain.SnapshotFormat}
+	if upTo > 0 {
+		args = append(args, int64(upTo))
+		q += fmt.Sprintf(" AND version <= $%d", len(args))
+	}
+	if !asOf.IsZero() {
+		args = append(args, asOf)
+		q += fmt.Sprintf(" AND occurred_at <= $%d", len(args))
+	}
+	var version int64
+	var raw []byte
+	err := r.store.pool.QueryRow(ctx, q+" ORDER BY version DESC LIMIT 1", args...).Scan(&version, &raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("load %s: snapshot: %w", stream, err)
+	}
+	var s domain.State
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return 0, fmt.Errorf("load %s: snapshot %d: %w", stream, version, err)
+	}
+	t.Restore(s)
+	return domain.Version(version), nil
 }

@@ -142,9 +142,14 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, a Append) (Result, erro
 		}
 	}
 
-	prevHash, err := s.lockStream(ctx, tx, a)
+	prevHash, lastAt, err := s.lockStream(ctx, tx, a)
 	if err != nil {
 		return Result{}, err
+	}
+	// Times never go back within a stream, even when replicas' clocks
+	// disagree, so "as of" a time is always a prefix of the stream.
+	if a.OccurredAt.Before(lastAt) {
+		a.OccurredAt = lastAt
 	}
 
 	events := make([]domain.StoredEvent, len(a.Events))
@@ -212,33 +217,35 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, a Append) (Result, erro
 }
 
 // lockStream creates the stream (expected version 0) or locks its row and
-// checks the expected version. It returns the hash of the stream's last event.
-func (s *Store) lockStream(ctx context.Context, tx pgx.Tx, a Append) ([]byte, error) {
+// checks the expected version. It returns the hash and time of the stream's
+// last event.
+func (s *Store) lockStream(ctx context.Context, tx pgx.Tx, a Append) ([]byte, time.Time, error) {
 	if a.ExpectedVersion == 0 {
 		tag, err := tx.Exec(ctx, `INSERT INTO es_streams (stream_id, tenant_id, version, last_hash, created_at, updated_at)
 			VALUES ($1, $2, 0, $3, $4, $4) ON CONFLICT (stream_id) DO NOTHING`,
 			a.StreamID, string(a.TenantID), ZeroHash, a.OccurredAt)
 		if err != nil {
-			return nil, fmt.Errorf("append to %s: create stream: %w", a.StreamID, err)
+			return nil, time.Time{}, fmt.Errorf("append to %s: create stream: %w", a.StreamID, err)
 		}
 		if tag.RowsAffected() == 1 {
-			return ZeroHash, nil
+			return ZeroHash, time.Time{}, nil
 		}
 	}
 	var version int64
 	var last []byte
-	err := tx.QueryRow(ctx, `SELECT version, last_hash FROM es_streams WHERE stream_id = $1 FOR UPDATE`, a.StreamID).
-		Scan(&version, &last)
+	var lastAt time.Time
+	err := tx.QueryRow(ctx, `SELECT version, last_hash, updated_at FROM es_streams WHERE stream_id = $1 FOR UPDATE`, a.StreamID).
+		Scan(&version, &last, &lastAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: 0}
+		return nil, time.Time{}, &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: 0}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("append to %s: lock stream: %w", a.StreamID, err)
+		return nil, time.Time{}, fmt.Errorf("append to %s: lock stream: %w", a.StreamID, err)
 	}
 	if domain.Version(version) != a.ExpectedVersion {
-		return nil, &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: domain.Version(version)}
+		return nil, time.Time{}, &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: domain.Version(version)}
 	}
-	return last, nil
+	return last, lastAt.UTC(), nil
 }
 
 func (s *Store) duplicateResult(ctx context.Context, a Append) (Result, error) {

@@ -22,10 +22,14 @@ import (
 // integration id belong to at most one live tenant.
 type Tenants struct {
 	pool *pgxpool.Pool
+	// SnapshotEvery writes a snapshot of the state each time a stream passes a
+	// multiple of this many versions, so replays for time travel stay short.
+	// Default 500; 0 after construction disables snapshots.
+	SnapshotEvery domain.Version
 }
 
 // NewTenants returns the read model over a migrated database.
-func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool} }
+func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool, SnapshotEvery: 500} }
 
 // ApplyInline folds the events of one stream into the tenant's row and claims
 // inside the caller's transaction.
@@ -56,7 +60,28 @@ func (m *Tenants) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.St
 	if after.Version == before.Version {
 		return nil
 	}
-	return saveState(ctx, tx, before, after)
+	if err := saveState(ctx, tx, before, after); err != nil {
+		return err
+	}
+	return m.snapshot(ctx, tx, events[0].StreamID, before, after)
+}
+
+// snapshot keeps the state when the append crossed a multiple of SnapshotEvery.
+func (m *Tenants) snapshot(ctx context.Context, tx pgx.Tx, stream string, before, after domain.State) error {
+	n := m.SnapshotEvery
+	if n <= 0 || before.Version/n == after.Version/n {
+		return nil
+	}
+	raw, err := json.Marshal(after)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", stream, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO es_snapshots (stream_id, version, occurred_at, format, state)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id, version) DO UPDATE SET occurred_at = $3, format = $4, state = $5`,
+		stream, int64(after.Version), after.UpdatedAt, domain.SnapshotFormat, raw); err != nil {
+		return fmt.Errorf("snapshot %s: %w", stream, err)
+	}
+	return nil
 }
 
 func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State, error) {
