@@ -205,13 +205,7 @@ func (t *Tenant) LinkWABA(l WABALinked) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	var errs fieldErrors
-	errs.check("wabaId", validateExternalID(l.WABAID, 64))
-	errs.check("phoneNumberId", validateExternalID(l.PhoneNumberID, 64))
-	errs.check("displayPhoneNumber", validateOptional(l.DisplayPhoneNumber, 32))
-	errs.check("businessId", validateOptional(l.BusinessID, 64))
-	errs.check("verifiedName", validateOptional(l.VerifiedName, 200))
-	if err := errs.err(); err != nil {
+	if err := ValidateLink(l); err != nil {
 		return err
 	}
 	if w := t.state.WhatsApp; w != nil && len(w.PhoneNumbers) > 0 && w.WABAID != l.WABAID {
@@ -227,6 +221,17 @@ func (t *Tenant) LinkWABA(l WABALinked) error {
 	}
 	t.record(l)
 	return nil
+}
+
+// ValidateLink checks the fields of a link without deciding on it.
+func ValidateLink(l WABALinked) error {
+	var errs fieldErrors
+	errs.check("wabaId", validateExternalID(l.WABAID, 64))
+	errs.check("phoneNumberId", validateExternalID(l.PhoneNumberID, 64))
+	errs.check("displayPhoneNumber", validateOptional(l.DisplayPhoneNumber, 32))
+	errs.check("businessId", validateOptional(l.BusinessID, 64))
+	errs.check("verifiedName", validateOptional(l.VerifiedName, 200))
+	return errs.err()
 }
 
 // UnlinkWABA records WABAUnlinked for a linked number.

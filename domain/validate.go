@@ -167,3 +167,11 @@ func SecretHint(secret string) string {
 	r := []rune(secret)
 	return "****" + string(r[len(r)-4:])
 }
+
+// Secret field names. They are bound into each ciphertext (AAD): persisted,
+// so renaming one makes every stored secret of that field unreadable.
+const (
+	FieldGenesysClientSecret  = "genesys.clientSecret"
+	FieldGenesysWebhookSecret = "genesys.webhookSecret"
+	FieldWhatsAppAccessToken  = "whatsapp.accessToken"
+)

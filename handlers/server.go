@@ -59,6 +59,19 @@ type Deps struct {
 	History History
 	// Checks run by /readyz, by name (e.g. "postgres", "redis", "rabbitmq").
 	Checks map[string]Check
+
+	// Vault seals and opens secrets; the credential and WhatsApp routes need it.
+	Vault Vault
+	// GenesysTokens serves GET .../genesys/token. Optional: without it the route is not served.
+	GenesysTokens GenesysTokens
+	// Graph is the Meta Graph API for Embedded Signup. Optional (503 without it).
+	Graph Graph
+	// Resolver answers the resolve routes. Optional: without it they are not served.
+	Resolver Resolver
+	// WhatsAppTokens reads sealed WhatsApp tokens. Optional: without it the route is not served.
+	WhatsAppTokens WhatsAppTokens
+	// Webhooks records signed Meta webhook account updates. Optional.
+	Webhooks WebhookTenants
 }
 
 // Config tunes the Server.
@@ -71,6 +84,12 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger for request and error logs. Default slog.Default().
 	Logger *slog.Logger
+	// MetaAppID and MetaAppSecret (META_APP_ID, META_APP_SECRET) are needed by
+	// Embedded Signup and webhook signatures. Default empty: those routes answer 503.
+	MetaAppID, MetaAppSecret string
+	// MetaWebhookVerifyToken (META_WEBHOOK_VERIFY_TOKEN) answers Meta's
+	// verification handshake. Default empty: the handshake is refused.
+	MetaWebhookVerifyToken string
 }
 
 // Validate reports every missing or bad setting.
@@ -152,4 +171,28 @@ func (s *Server) routes() {
 	s.Route(http.MethodPost, "/api/tenants/:tenantId/reactivate", nil, s.reactivateTenant)
 	s.Route(http.MethodGet, "/api/tenants/:tenantId/events", read, s.tenantEvents)
 	s.Route(http.MethodGet, "/api/events", read, s.allEvents)
+
+	if s.deps.Vault != nil {
+		s.Route(http.MethodPut, "/api/tenants/:tenantId/genesys/credentials", nil, s.putCredentials)
+		s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/credentials", read, s.getCredentials)
+		s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/credentials/secret", []Role{RoleService}, s.getCredentialsSecret)
+		s.Route(http.MethodPut, "/api/tenants/:tenantId/genesys/integration", nil, s.putIntegration)
+		s.Route(http.MethodPost, "/api/tenants/:tenantId/whatsapp", nil, s.linkWhatsApp)
+		s.Route(http.MethodDelete, "/api/tenants/:tenantId/whatsapp/:phoneNumberId", nil, s.unlinkWhatsApp)
+		s.Route(http.MethodPost, "/api/whatsapp/signup", nil, s.signup)
+		if s.deps.GenesysTokens != nil {
+			s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/token", []Role{RoleService}, s.getGenesysToken)
+		}
+		if s.deps.WhatsAppTokens != nil {
+			s.Route(http.MethodGet, "/api/tenants/:tenantId/whatsapp/token", []Role{RoleService}, s.getWhatsAppToken)
+		}
+	}
+	if s.deps.Resolver != nil {
+		s.Route(http.MethodGet, "/api/resolve/whatsapp/:phoneNumberId", []Role{RoleService}, s.resolvePhone)
+		s.Route(http.MethodGet, "/api/resolve/genesys/:integrationId", []Role{RoleService}, s.resolveIntegration)
+	}
+	if s.deps.Webhooks != nil {
+		r.GET("/api/whatsapp/webhook", s.verifyWebhook)
+		r.POST("/api/whatsapp/webhook", s.receiveWebhook)
+	}
 }

@@ -336,3 +336,25 @@ func decodeCursor(c string) (time.Time, string, error) {
 	}
 	return t, id, nil
 }
+
+// OwnerOfPhone returns the live tenant that holds the phone number.
+func (m *Tenants) OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error) {
+	return m.owner(ctx, `SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`, phoneNumberID)
+}
+
+// OwnerOfWABA returns the live tenant whose linked numbers belong to the WABA.
+func (m *Tenants) OwnerOfWABA(ctx context.Context, wabaID string) (domain.TenantID, error) {
+	return m.owner(ctx, `SELECT tenant_id::text FROM phone_number_claims WHERE waba_id = $1 LIMIT 1`, wabaID)
+}
+
+func (m *Tenants) owner(ctx context.Context, q, value string) (domain.TenantID, error) {
+	var id string
+	err := m.pool.QueryRow(ctx, q, value).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", domain.ErrTenantNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("owner of %s: %w", value, err)
+	}
+	return domain.TenantID(id), nil
+}

@@ -21,6 +21,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"tenant-service/eventstore"
+	"tenant-service/genesys"
+	"tenant-service/metagraph"
 	"tenant-service/handlers"
 	"tenant-service/projections"
 )
@@ -62,17 +64,55 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	store := eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{tenants}})
 	repo := eventstore.NewRepository(store)
 
+	v, err := openVault(pool, cfg, log)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	rdb, err := openRedis(cfg)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
+	gclient, err := genesys.NewClient(genesys.ClientConfig{LoginURL: cfg.GenesysLoginURL})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	tokens, err := genesys.NewProvider(rdb, gclient, sealer{v}, genesys.ProviderConfig{KeyPrefix: cfg.RedisKeyPrefix, Logger: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	var graph handlers.Graph
+	if cfg.MetaAppID != "" && cfg.MetaAppSecret != "" {
+		g, err := metagraph.NewClient(metagraph.Config{BaseURL: cfg.MetaGraphURL, Version: cfg.MetaGraphVersion,
+			AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret})
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		graph = g
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	checks := map[string]handlers.Check{
 		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
+		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 	}
 	srv, err := handlers.NewServer(handlers.Deps{
-		Writer:  writer{repo: repo},
-		Tenants: tenants,
-		History: history{store: store, repo: repo},
-		Checks:  checks,
-	}, handlers.Config{APIKeys: apiKeys, Registry: reg, Logger: log})
+		Writer:        writer{repo: repo, shred: v.Destroy},
+		Tenants:       tenants,
+		History:       history{store: store, repo: repo},
+		Checks:        checks,
+		Vault:         sealer{v},
+		GenesysTokens: tokens,
+		Graph:         graph,
+		Webhooks:      tenants,
+	}, handlers.Config{APIKeys: apiKeys, Registry: reg, Logger: log, MetaAppID: cfg.MetaAppID,
+		MetaAppSecret: cfg.MetaAppSecret, MetaWebhookVerifyToken: cfg.MetaWebhookVerifyToken})
 	if err != nil {
 		a.close()
 		return nil, err

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenant-service/domain"
+	"tenant-service/vault"
+)
+
+// openVault builds the vault from ENCRYPTION_KEYS, or in development without
+// keys from a generated key kept in the dev state directory (with a warning).
+func openVault(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*vault.Vault, error) {
+	var ring *vault.Keyring
+	var err error
+	if cfg.EncryptionKeys != "" {
+		ring, err = vault.ParseKeyring(cfg.EncryptionKeys, cfg.EncryptionActiveKey)
+		if err != nil {
+			return nil, fmt.Errorf("ENCRYPTION_KEYS: %w", err)
+		}
+	} else {
+		if cfg.Production() {
+			return nil, fmt.Errorf("ENCRYPTION_KEYS is required in production")
+		}
+		path := filepath.Join(cfg.DevDir, "encryption.key")
+		var created bool
+		ring, created, err = vault.DevKeyring(path)
+		if err != nil {
+			return nil, fmt.Errorf("development encryption key: %w", err)
+		}
+		log.Warn("ENCRYPTION_KEYS is not set: using a development key kept in a local file; set ENCRYPTION_KEYS outside development",
+			"path", path, "created", created)
+	}
+	return vault.New(pool, ring, vault.Config{})
+}
+
+// sealer adapts the vault to the handlers (which seal before the command's
+// transaction) and to the Genesys token cache.
+type sealer struct{ v *vault.Vault }
+
+func (s sealer) SealRef(ctx context.Context, id domain.TenantID, field, plaintext string) (domain.SecretRef, error) {
+	return s.v.SealRef(ctx, nil, id, field, plaintext)
+}
+
+func (s sealer) OpenRef(ctx context.Context, id domain.TenantID, field string, ref domain.SecretRef) (string, error) {
+	return s.v.OpenRef(ctx, id, field, ref)
+}
+
+func (s sealer) Seal(ctx context.Context, tenantID, field, plaintext string) (string, error) {
+	return s.v.Seal(ctx, nil, domain.TenantID(tenantID), field, plaintext)
+}
+
+func (s sealer) Open(ctx context.Context, tenantID, field, ciphertext string) (string, error) {
+	return s.v.Open(ctx, domain.TenantID(tenantID), field, ciphertext)
+}

@@ -1,0 +1,149 @@
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"tenant-service/domain"
+	"tenant-service/metagraph"
+)
+
+// WebhookTenants finds the live tenant a Meta webhook change is about.
+type WebhookTenants interface {
+	OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error)
+	OwnerOfWABA(ctx context.Context, wabaID string) (domain.TenantID, error)
+}
+
+// webhookActor is recorded as the actor of events caused by Meta's webhooks.
+const webhookActor = "meta:webhook"
+
+// verifyWebhook answers Meta's verification handshake.
+func (s *Server) verifyWebhook(c *gin.Context) {
+	challenge, ok := metagraph.VerifyChallenge(c.Request.URL.Query(), s.cfg.MetaWebhookVerifyToken)
+	if !ok {
+		s.problem(c, http.StatusForbidden, "webhook-verification-failed", "hub.mode or hub.verify_token does not match", nil)
+		return
+	}
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(challenge))
+}
+
+// receiveWebhook records signed account updates as WhatsAppAccountUpdated on
+// the owning tenant. The signature is checked over the raw bytes before
+// anything is parsed; a bad one records nothing. Changes for numbers and
+// WABAs no tenant holds are acknowledged and ignored, so Meta stops retrying.
+func (s *Server) receiveWebhook(c *gin.Context) {
+	if s.cfg.MetaAppSecret == "" {
+		s.problem(c, http.StatusServiceUnavailable, "meta-not-configured", "webhooks need META_APP_SECRET", nil)
+		return
+	}
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.problem(c, http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit), nil)
+			return
+		}
+		s.problem(c, http.StatusBadRequest, "unreadable-body", "the request body could not be read", nil)
+		return
+	}
+	if !metagraph.VerifySignature(s.cfg.MetaAppSecret, raw, c.GetHeader(metagraph.SignatureHeader)) {
+		s.problem(c, http.StatusUnauthorized, "bad-signature", "X-Hub-Signature-256 is missing or is not the HMAC-SHA256 of the body", nil)
+		return
+	}
+	n, err := metagraph.ParseNotification(raw)
+	if err != nil {
+		s.fail(c, domain.Invalid(domain.FieldError{Field: "body", Message: "is not a webhook notification: " + err.Error()}))
+		return
+	}
+	recorded, ignored := 0, 0
+	if n.Object == metagraph.ObjectWhatsAppBusinessAccount {
+		sum := sha256.Sum256(raw)
+		for i, entry := range n.Entry {
+			for j, change := range entry.Changes {
+				ok, err := s.recordChange(c, sum[:], i, j, entry, change)
+				if err != nil {
+					s.fail(c, err) // Meta retries; the idempotency key keeps retries single
+					return
+				}
+				if ok {
+					recorded++
+				} else {
+					ignored++
+				}
+			}
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"recorded": recorded, "ignored": ignored})
+}
+
+func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry metagraph.Entry, ch metagraph.Change) (bool, error) {
+	u := domain.WhatsAppAccountUpdated{WABAID: entry.ID, PhoneNumberID: ch.PhoneNumberID(), Field: ch.Field, Event: ch.Value.Event}
+	switch ch.Field {
+	case metagraph.FieldAccountUpdate:
+		if ch.Value.BanInfo != nil {
+			u.BanState = ch.Value.BanInfo.WABABanState
+		}
+	case metagraph.FieldPhoneNumberQualityUpdate:
+		u.Status = ch.Value.CurrentLimit
+		switch ch.Value.Event {
+		case "FLAGGED":
+			u.QualityRating = "RED"
+		case "UNFLAGGED":
+			u.QualityRating = "GREEN"
+		}
+	case metagraph.FieldPhoneNumberNameUpdate:
+		if ch.Value.Decision == "APPROVED" {
+			u.DisplayName = ch.Value.RequestedVerifiedName
+		}
+		u.Event = ch.Value.Decision
+	default:
+		return false, nil // messages and other fields are not account changes
+	}
+	if err := boundWebhookFields(&u); err != nil {
+		return false, nil // nothing sensible to record
+	}
+	ctx := c.Request.Context()
+	var id domain.TenantID
+	var err error
+	if u.PhoneNumberID != "" {
+		id, err = s.deps.Webhooks.OwnerOfPhone(ctx, u.PhoneNumberID)
+	} else {
+		id, err = s.deps.Webhooks.OwnerOfWABA(ctx, u.WABAID)
+	}
+	if domain.KindOf(err) == domain.KindNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	meta := s.metadata(c)
+	meta.Actor, meta.ActorRole = webhookActor, ""
+	opts := WriteOptions{Metadata: meta,
+		IdempotencyScope: fmt.Sprintf("%s|%s|%d|%d", webhookActor, hex.EncodeToString(bodyHash), i, j),
+		RequestHash:      bodyHash}
+	res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error { return t.RecordAccountUpdate(u) })
+	if domain.KindOf(err) == domain.KindNotFound {
+		return false, nil
+	}
+	return err == nil && (len(res.Events) > 0 || res.Duplicate), err
+}
+
+// boundWebhookFields refuses absurd values instead of storing them.
+func boundWebhookFields(u *domain.WhatsAppAccountUpdated) error {
+	for _, f := range []string{u.WABAID, u.PhoneNumberID, u.Field, u.Event, u.QualityRating, u.Status, u.BanState, u.DisplayName} {
+		if len(f) > 256 {
+			return errors.New("field too long")
+		}
+	}
+	if u.WABAID == "" {
+		return errors.New("no WABA id")
+	}
+	return nil
+}
