@@ -22,8 +22,8 @@ import (
 
 	"tenant-service/eventstore"
 	"tenant-service/genesys"
-	"tenant-service/metagraph"
 	"tenant-service/handlers"
+	"tenant-service/metagraph"
 	"tenant-service/projections"
 )
 
