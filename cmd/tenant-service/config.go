@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the service's configuration, read once from the environment
@@ -18,12 +19,13 @@ type Config struct {
 	RedisURL    string // REDIS_URL, default redis://localhost:6379
 	AMQPURL     string // AMQP_URL, default amqp://guest:guest@localhost:5672/
 
-	MetaAppID              string // META_APP_ID
-	MetaAppSecret          string // META_APP_SECRET
-	MetaGraphURL           string // META_GRAPH_URL, default https://graph.facebook.com
-	MetaGraphVersion       string // META_GRAPH_VERSION, default v25.0
-	MetaWebhookVerifyToken string // META_WEBHOOK_VERIFY_TOKEN
-	GenesysLoginURL        string // GENESYS_LOGIN_URL: overrides https://login.{region}
+	MetaAppID              string        // META_APP_ID
+	MetaAppSecret          string        // META_APP_SECRET
+	MetaGraphURL           string        // META_GRAPH_URL, default https://graph.facebook.com
+	MetaGraphVersion       string        // META_GRAPH_VERSION, default v25.0
+	MetaWebhookVerifyToken string        // META_WEBHOOK_VERIFY_TOKEN
+	MetaGraphTimeout       time.Duration // META_GRAPH_TIMEOUT: per Graph call, default 10s
+	GenesysLoginURL        string        // GENESYS_LOGIN_URL: overrides https://login.{region}
 
 	EncryptionKeys      string // ENCRYPTION_KEYS: id:base64(32 bytes), comma-separated
 	EncryptionActiveKey string // ENCRYPTION_ACTIVE_KEY, default the first key
@@ -62,6 +64,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DevDir:                 get("DEV_STATE_DIR", ".dev-keys"),
 	}
 	var errs []error
+	timeout, err := time.ParseDuration(get("META_GRAPH_TIMEOUT", "10s"))
+	if err != nil || timeout <= 0 {
+		errs = append(errs, fmt.Errorf("META_GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("META_GRAPH_TIMEOUT")))
+	}
+	c.MetaGraphTimeout = timeout
 	port, err := strconv.Atoi(get("PORT", "3007"))
 	if err != nil || port < 0 || port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))

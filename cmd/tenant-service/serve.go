@@ -88,7 +88,7 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	var graph handlers.Graph
 	if cfg.MetaAppID != "" && cfg.MetaAppSecret != "" {
 		g, err := metagraph.NewClient(metagraph.Config{BaseURL: cfg.MetaGraphURL, Version: cfg.MetaGraphVersion,
-			AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret})
+			AppID: cfg.MetaAppID, AppSecret: cfg.MetaAppSecret, Timeout: cfg.MetaGraphTimeout})
 		if err != nil {
 			a.close()
 			return nil, err
