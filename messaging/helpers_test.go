@@ -1,0 +1,216 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"tenant-service/domain"
+	"tenant-service/internal/testenv"
+)
+
+// testLog logs warnings and errors to stderr, so a failing test shows why.
+func testLog() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// topology gives a test its own exchange and deletes it, its unrouted
+// exchange and queue, and the test's queues afterwards.
+type topology struct {
+	url      string
+	exchange string
+	queues   []string
+}
+
+func newTopology(t testing.TB) *topology {
+	t.Helper()
+	tp := &topology{url: testenv.AMQPURL(t), exchange: testenv.Name("test.events.")}
+	t.Cleanup(func() {
+		conn, err := amqp.Dial(tp.url)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		for _, q := range append(tp.queues, unroutedName(tp.exchange)) {
+			_, _ = ch.QueueDelete(q, false, false, false)
+		}
+		_ = ch.ExchangeDelete(tp.exchange, false, false)
+		_ = ch.ExchangeDelete(unroutedName(tp.exchange), false, false)
+	})
+	return tp
+}
+
+// queueName returns a unique queue name, deleted at cleanup.
+func (tp *topology) queueName() string {
+	q := testenv.Name("test.q.")
+	tp.queues = append(tp.queues, q)
+	return q
+}
+
+// relay starts a relay on the test exchange (through amqpURL when given).
+func (tp *topology) relay(t testing.TB, amqpURL string, cfg RelayConfig) *Relay {
+	t.Helper()
+	if amqpURL == "" {
+		amqpURL = tp.url
+	}
+	cfg.Exchange = tp.exchange
+	r, err := NewRelay(amqpURL, testLog(), cfg)
+	if err != nil {
+		t.Fatalf("new relay: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// waitReady waits (bounded) until the relay is connected.
+func waitReady(t testing.TB, r *Relay) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("relay not connected after 20s: %v", r.Ready())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// viaProxy returns the AMQP URL with its host replaced by addr.
+func viaProxy(t testing.TB, amqpURL, addr string) string {
+	t.Helper()
+	u, err := url.Parse(amqpURL)
+	if err != nil {
+		t.Fatalf("parse %s: %v", amqpURL, err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+// tap is a raw consumer on its own queue, to inspect messages as the broker
+// delivers them.
+type tap struct {
+	ch         *amqp.Channel
+	queue      string
+	deliveries <-chan amqp.Delivery
+}
+
+func (tp *topology) tap(t testing.TB, keys ...string) *tap {
+	t.Helper()
+	return tp.tapQueue(t, tp.queueName(), keys...)
+}
+
+func (tp *topology) tapQueue(t testing.TB, queue string, keys ...string) *tap {
+	t.Helper()
+	conn, err := amqp.Dial(tp.url)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("channel: %v", err)
+	}
+	if err := declareQueue(ch, tp.exchange, queue, keys); err != nil {
+		t.Fatalf("declare tap queue: %v", err)
+	}
+	d, err := ch.Consume(queue, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	return &tap{ch: ch, queue: queue, deliveries: d}
+}
+
+// take returns the next n deliveries, failing the test after a generous wait.
+func (tp *tap) take(t testing.TB, n int) []amqp.Delivery {
+	t.Helper()
+	out := make([]amqp.Delivery, 0, n)
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for len(out) < n {
+		select {
+		case d, ok := <-tp.deliveries:
+			if !ok {
+				t.Fatalf("tap %s closed after %d of %d messages", tp.queue, len(out), n)
+			}
+			out = append(out, d)
+		case <-timeout.C:
+			t.Fatalf("tap %s: %d of %d messages after 30s", tp.queue, len(out), n)
+		}
+	}
+	return out
+}
+
+// publishRaw publishes a message to the exchange outside the relay.
+func (tp *topology) publishRaw(t testing.TB, key string, msg amqp.Publishing) {
+	t.Helper()
+	conn, err := amqp.Dial(tp.url)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("channel: %v", err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, tp.exchange, key, false, false, msg)
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if ok, err := dc.WaitContext(ctx); !ok || err != nil {
+		t.Fatalf("publish not confirmed: %v", err)
+	}
+}
+
+// handle runs relay.Handle with a bounded context.
+func handle(r *Relay, events []domain.StoredEvent) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return r.Handle(ctx, events)
+}
+
+func mustHandle(t testing.TB, r *Relay, events []domain.StoredEvent) {
+	t.Helper()
+	if err := handle(r, events); err != nil {
+		t.Fatalf("handle %d events: %v", len(events), err)
+	}
+}
+
+// checkTenantOrder checks that, counting each event id once (its first
+// delivery), every tenant's versions arrive as 1, 2, 3, ... and that every
+// expected event arrived.
+func checkTenantOrder(t testing.TB, deliveries []amqp.Delivery, want []domain.StoredEvent) {
+	t.Helper()
+	seen := map[string]bool{}
+	next := map[string]int{}
+	for _, d := range deliveries {
+		if seen[d.MessageId] {
+			continue
+		}
+		seen[d.MessageId] = true
+		tenant, _ := d.Headers[HeaderTenantID].(string)
+		version, _ := d.Headers[HeaderStreamVersion].(string)
+		if want := fmt.Sprint(next[tenant] + 1); version != want {
+			t.Fatalf("tenant %s: got version %s, want %s (out of order)", tenant, version, want)
+		}
+		next[tenant]++
+	}
+	for _, e := range want {
+		if !seen[e.EventID] {
+			t.Fatalf("event %s (tenant %s version %d) never delivered", e.EventID, e.TenantID, e.Version)
+		}
+	}
+}

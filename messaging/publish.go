@@ -1,0 +1,154 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"tenant-service/domain"
+)
+
+// outgoing is one event ready to publish.
+type outgoing struct {
+	event *domain.StoredEvent
+	key   string
+	pub   amqp.Publishing
+}
+
+// stuckGrace is how long publishAll waits for its publishers after giving
+// up, before it breaks the connection under any that are blocked writing.
+const stuckGrace = time.Second
+
+// publishAll publishes the batch over lanes, one per tenant partition. A lane
+// publishes its events in batch order and waits for each confirm before the
+// next, so a tenant's events reach the exchange in commit order even when the
+// broker refuses one; lanes run concurrently, which keeps up to InFlight
+// confirms outstanding. It returns the first failure, after every lane
+// stopped, or a timeout when PublishTimeout passes with no confirm at all.
+func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var progress atomic.Int64 // unix nanos of the latest confirm
+	progress.Store(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for i, lane := range partition(msgs, r.cfg.InFlight) {
+		if len(lane) == 0 {
+			continue
+		}
+		ch := s.chans[i%len(s.chans)]
+		wg.Go(func() {
+			if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, lane, &progress); err != nil {
+				failed.Store(true)
+				cancel(err)
+			}
+		})
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+
+	tick := time.NewTicker(max(r.cfg.PublishTimeout/10, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-finished:
+			if !failed.Load() {
+				return nil // every event confirmed, even if ctx ended just now
+			}
+			return context.Cause(ctx)
+		case <-tick.C:
+			if idle := time.Since(time.Unix(0, progress.Load())); idle > r.cfg.PublishTimeout {
+				cancel(fmt.Errorf("no publisher confirm for %s", idle.Round(time.Millisecond)))
+			}
+		case <-ctx.Done():
+			// Lanes waiting for a confirm return at once; one blocked writing
+			// to a broker that stopped reading returns only when the
+			// connection closes, so close it if the lanes do not come back.
+			if !wait(finished, stuckGrace) {
+				s.fail(fmt.Errorf("%w: publishers stuck: %w", ErrNotConnected, context.Cause(ctx)))
+				wait(finished, stuckGrace)
+			}
+			if isClosed(finished) && !failed.Load() {
+				return nil
+			}
+			return context.Cause(ctx)
+		}
+	}
+}
+
+func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64) error {
+	for _, i := range lane {
+		m := msgs[i]
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, m.key, false, false, m.pub)
+		if err != nil {
+			return laneErr(ctx, s, ch, m, fmt.Errorf("publish: %w", err))
+		}
+		if dc == nil {
+			return laneErr(ctx, s, ch, m, errors.New("channel is not in confirm mode"))
+		}
+		acked, err := dc.WaitContext(ctx)
+		if err != nil {
+			return context.Cause(ctx)
+		}
+		if !acked {
+			return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
+		}
+		progress.Store(time.Now().UnixNano())
+	}
+	return nil
+}
+
+// laneErr names the event and prefers the broken session's reason (a lost
+// connection nacks every outstanding publish) over the symptom.
+func laneErr(ctx context.Context, s *session, ch *amqp.Channel, m outgoing, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	if broken := s.broken(); broken != nil {
+		err = broken
+	} else if s.conn.IsClosed() || ch.IsClosed() {
+		err = fmt.Errorf("%w: connection lost", ErrNotConnected)
+	}
+	return fmt.Errorf("event %s at position %d (%s): %w", m.event.EventID, m.event.Position, m.event.Type, err)
+}
+
+// partition splits the batch indices into n lanes by tenant, keeping batch
+// order within each lane.
+func partition(msgs []outgoing, n int) [][]int {
+	lanes := make([][]int, n)
+	for i, m := range msgs {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(m.event.TenantID))
+		lane := int(h.Sum32() % uint32(n))
+		lanes[lane] = append(lanes[lane], i)
+	}
+	return lanes
+}
+
+// wait reports whether done closed within d.
+func wait(done <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func isClosed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
