@@ -209,7 +209,11 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 		pipe.Del(ctx, p.keys.GenesysToken(id))
 	}
 	if b.whatsAppTokenStale[id] {
-		pipe.Del(ctx, p.keys.WhatsAppToken(id))
+		// Written, not deleted, so a reader's refill from an older read
+		// loses to it on the version guard.
+		if err := p.queueWhatsAppToken(ctx, pipe, st); err != nil {
+			return fmt.Errorf("redis projector: encode token of %s: %w", id, err)
+		}
 	}
 	return nil
 }

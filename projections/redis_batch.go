@@ -12,7 +12,7 @@ import (
 
 // batchPlan is what one batch says beyond the tenants' current state: the
 // lookups its events named (so a number linked and unlinked within the batch
-// is still released) and the cached tokens it made stale.
+// is still released) and the cached tokens it changed.
 type batchPlan struct {
 	ids                []domain.TenantID // distinct, in order of first event
 	phones             map[domain.TenantID][]string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -164,3 +165,5 @@ func expectProblem(t testing.TB, r response, status int, field string) map[strin
 	}
 	return p
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -18,11 +18,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"tenant-service/eventstore"
 	"tenant-service/genesys"
 	"tenant-service/handlers"
+	"tenant-service/messaging"
 	"tenant-service/metagraph"
 	"tenant-service/projections"
 )
@@ -69,6 +71,7 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		a.close()
 		return nil, err
 	}
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log}) }) // process-wide in go-redis
 	rdb, err := openRedis(cfg)
 	if err != nil {
 		a.close()
@@ -85,6 +88,28 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		a.close()
 		return nil, err
 	}
+	notifier := eventstore.NewNotifier(pool, log)
+	runner, err := projections.NewRunner(pool, store, notifier, log, projections.RunnerConfig{})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	redisModel, err := projections.NewRedisTenants(rdb, tenants, projections.RedisConfig{Prefix: cfg.RedisKeyPrefix, Log: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	relay, err := messaging.NewRelay(cfg.AMQPURL, log, messaging.RelayConfig{})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = relay.Close() })
+	a.background = append(a.background, notifier.Run,
+		func(ctx context.Context) error { return runner.Run(ctx, redisModel) },
+		func(ctx context.Context) error { return runner.Run(ctx, relay) })
+	resolver := projections.NewResolver(rdb, cfg.RedisKeyPrefix, tenants, log)
+
 	var graph handlers.Graph
 	if cfg.MetaAppID != "" && cfg.MetaAppSecret != "" {
 		g, err := metagraph.NewClient(metagraph.Config{BaseURL: cfg.MetaGraphURL, Version: cfg.MetaGraphVersion,
@@ -101,16 +126,19 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	checks := map[string]handlers.Check{
 		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
 		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		"rabbitmq": relay.Ping,
 	}
 	srv, err := handlers.NewServer(handlers.Deps{
-		Writer:        writer{repo: repo, shred: v.Destroy},
-		Tenants:       tenants,
-		History:       history{store: store, repo: repo},
-		Checks:        checks,
-		Vault:         sealer{v},
-		GenesysTokens: tokens,
-		Graph:         graph,
-		Webhooks:      tenants,
+		Writer:         writer{repo: repo, shred: v.Destroy},
+		Tenants:        tenants,
+		History:        history{store: store, repo: repo},
+		Checks:         checks,
+		Vault:          sealer{v},
+		GenesysTokens:  tokens,
+		Graph:          graph,
+		Webhooks:       tenants,
+		Resolver:       resolverAdapter{resolver},
+		WhatsAppTokens: resolver,
 	}, handlers.Config{APIKeys: apiKeys, Registry: reg, Logger: log, MetaAppID: cfg.MetaAppID,
 		MetaAppSecret: cfg.MetaAppSecret, MetaWebhookVerifyToken: cfg.MetaWebhookVerifyToken})
 	if err != nil {

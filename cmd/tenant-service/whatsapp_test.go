@@ -124,7 +124,7 @@ func TestEmbeddedSignup(t *testing.T) {
 		t.Fatal("the token is in the response")
 	}
 	// The token is stored encrypted and handed out to services.
-	if tok := a.do("GET", "/api/tenants/"+id+"/whatsapp/token", serviceKey, ""); tok.status == 200 && tok.json(t)["accessToken"] != "EAAbusiness-token-GGGG7777" {
+	if tok := a.do("GET", "/api/tenants/"+id+"/whatsapp/token", serviceKey, ""); tok.status != 200 || tok.json(t)["accessToken"] != "EAAbusiness-token-GGGG7777" {
 		t.Fatalf("token route: %s", tok.body)
 	}
 	// A retried callback with the same code answers the same, without Meta.

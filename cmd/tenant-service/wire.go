@@ -61,3 +61,14 @@ func (h history) ReadStream(ctx context.Context, streamID string, after domain.V
 func (h history) ReadAll(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) ([]domain.StoredEvent, error) {
 	return h.store.ReadAll(ctx, after, limit, f)
 }
+
+// resolverAdapter gives handlers the resolver's contexts as JSON-ready values.
+type resolverAdapter struct{ r *projections.Resolver }
+
+func (a resolverAdapter) ByPhoneNumber(ctx context.Context, id string) (any, error) {
+	return a.r.ByPhoneNumber(ctx, id)
+}
+
+func (a resolverAdapter) ByIntegration(ctx context.Context, id string) (any, error) {
+	return a.r.ByIntegration(ctx, id)
+}
