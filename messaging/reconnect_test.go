@@ -10,7 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"tenant-service/domain"
-	"tenant-service/messaging/internal/tcpproxy"
+	"tenant-service/internal/tcpproxy"
 )
 
 // newProxy puts a cuttable TCP proxy in front of the test broker.
