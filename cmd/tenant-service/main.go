@@ -24,6 +24,10 @@ commands:
   events verify [--file F]      check the hash chains of the event store (or of an export)
   events export [--tenant ID] [--from N] [--to N] [--out F]
                                 write history as JSON Lines with hashes
+  projections status            each projector's checkpoint, lag and leader
+  projections rebuild NAME      replay NAME (tenants, redis.tenants, relay.rabbitmq) from position 0
+  keys rotate                   rewrap every data key with ENCRYPTION_ACTIVE_KEY (resumable)
+  keys generate ID              print a new ENCRYPTION_KEYS entry "ID:base64"
 `
 
 func main() {
@@ -59,6 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrateCmd(ctx, cfg, log, stdout)
 	case "events":
 		err = eventsCmd(ctx, cfg, log, args, stdout, stderr)
+	case "projections":
+		err = projectionsCmd(ctx, cfg, log, args, stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, cfg, log, args, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "tenant-service: unknown command %q\n%s", cmd, usage)
 		return 2
