@@ -46,12 +46,23 @@ func testEnv(t testing.TB) map[string]string {
 
 func startApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
+	return startAppWithLogs(t, env, io.Discard)
+}
+
+// startAppWithLogs is startApp writing the app's JSON logs, debug level
+// included, to logs (which must be safe for concurrent writes).
+func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *testApp {
+	t.Helper()
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var logOpts *slog.HandlerOptions
+	if logs != io.Discard {
+		logOpts = &slog.HandlerOptions{Level: slog.LevelDebug}
+	}
+	log := slog.New(slog.NewJSONHandler(logs, logOpts))
 	a, err := buildApp(ctx, cfg, log, io.Discard)
 	if err != nil {
 		cancel()
