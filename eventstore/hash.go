@@ -1,11 +1,10 @@
 package eventstore
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
+	"strconv"
 	"time"
 
 	"tenant-service/domain"
@@ -14,42 +13,31 @@ import (
 // ZeroHash is the hash before the first event of a stream and of the global chain.
 var ZeroHash = make([]byte, sha256.Size)
 
-// Canonical returns JSON in a canonical form: object keys sorted, no
-// insignificant white space, numbers as written. PostgreSQL's jsonb re-renders
-// documents, so hashes are taken over this form on write and on verify.
-func Canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("canonical json: %w", err)
-	}
-	return out, nil
-}
-
 // EventHash returns SHA-256 over the stream predecessor's hash and the event's
 // content: every field but its global position and hashes.
 func EventHash(prevStreamHash []byte, e domain.StoredEvent) ([]byte, error) {
+	meta, err := json.Marshal(e.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	return eventHash(prevStreamHash, e, meta)
+}
+
+// eventHash is EventHash over the metadata as JSON (as stored, when
+// verifying the database: a key added by hand then breaks the hash too).
+func eventHash(prevStreamHash []byte, e domain.StoredEvent, metaJSON []byte) ([]byte, error) {
 	data, err := Canonical(e.Data)
 	if err != nil {
 		return nil, err
 	}
-	metaRaw, err := json.Marshal(e.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := Canonical(metaRaw)
+	meta, err := Canonical(metaJSON)
 	if err != nil {
 		return nil, err
 	}
 	h := sha256.New()
 	h.Write(prevStreamHash)
 	for _, s := range []string{e.EventID, e.StreamID, string(e.TenantID), e.Type,
-		fmt.Sprint(int64(e.Version)), fmt.Sprint(e.SchemaVersion),
+		strconv.FormatInt(int64(e.Version), 10), strconv.Itoa(e.SchemaVersion),
 		e.OccurredAt.UTC().Format(time.RFC3339Nano)} {
 		writeField(h, []byte(s))
 	}

@@ -126,6 +126,12 @@ func collectEvents(rows pgx.Rows) ([]domain.StoredEvent, error) {
 }
 
 func scanEvent(row pgx.Row) (domain.StoredEvent, error) {
+	return scanEventRaw(row, nil)
+}
+
+// scanEventRaw scans an event and, when rawMeta is not nil, keeps its
+// metadata as stored.
+func scanEventRaw(row pgx.Row, rawMeta *[]byte) (domain.StoredEvent, error) {
 	var e domain.StoredEvent
 	var pos, version int64
 	var tenant string
@@ -140,6 +146,9 @@ func scanEvent(row pgx.Row) (domain.StoredEvent, error) {
 	e.Hash, e.ChainHash = hex.EncodeToString(hash), hex.EncodeToString(chain)
 	if err := json.Unmarshal(meta, &e.Metadata); err != nil {
 		return e, fmt.Errorf("scan event %d metadata: %w", pos, err)
+	}
+	if rawMeta != nil {
+		*rawMeta = meta
 	}
 	return e, nil
 }

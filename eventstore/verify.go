@@ -38,6 +38,8 @@ type LinkedEvent struct {
 	domain.StoredEvent
 	PrevHash      string `json:"prevHash"`
 	PrevChainHash string `json:"prevChainHash"`
+
+	rawMeta []byte // the metadata as stored, when read from the database
 }
 
 // Verifier checks a sequence of events in position order: gap-free positions,
@@ -179,7 +181,13 @@ func checkContent(batch []LinkedEvent, prevs [][]byte) (int, string) {
 				if prevs[i] == nil {
 					continue
 				}
-				h, err := EventHash(prevs[i], batch[i].StoredEvent)
+				var h []byte
+				var err error
+				if raw := batch[i].rawMeta; raw != nil {
+					h, err = eventHash(prevs[i], batch[i].StoredEvent, raw)
+				} else {
+					h, err = EventHash(prevs[i], batch[i].StoredEvent)
+				}
 				if err != nil {
 					bad[i] = "content cannot be hashed: " + err.Error()
 				} else if hex.EncodeToString(h) != batch[i].Hash {
@@ -256,11 +264,12 @@ func streamEvents(ctx context.Context, tx pgx.Tx, out chan<- []LinkedEvent) erro
 	defer rows.Close()
 	batch := make([]LinkedEvent, 0, batchSize)
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		var raw []byte
+		e, err := scanEventRaw(rows, &raw)
 		if err != nil {
 			return err
 		}
-		batch = append(batch, LinkedEvent{StoredEvent: e})
+		batch = append(batch, LinkedEvent{StoredEvent: e, rawMeta: raw})
 		if len(batch) == batchSize {
 			select {
 			case out <- batch:

@@ -65,6 +65,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 	}{
 		{"edited payload", `UPDATE es_events SET data = jsonb_set(data, '{reason}', '"forged"') WHERE global_position = 17`, 17, "edited"},
 		{"edited metadata", `UPDATE es_events SET metadata = jsonb_set(metadata, '{actor}', '"admin:evil"') WHERE global_position = 23`, 23, "edited"},
+		{"metadata key added", `UPDATE es_events SET metadata = metadata || '{"note":"innocent"}' WHERE global_position = 12`, 12, "edited"},
 		{"edited time", `UPDATE es_events SET occurred_at = occurred_at + interval '1 hour' WHERE global_position = 5`, 5, "edited"},
 		{"deleted row", `DELETE FROM es_events WHERE global_position = 30`, 31, "deleted"},
 		{"deleted last row", `DELETE FROM es_events WHERE global_position = 60`, 60, "deleted"},
