@@ -269,3 +269,14 @@ func IsUniqueViolation(err error, name string) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && pg.Code == "23505" && (name == "" || pg.ConstraintName == name)
 }
+
+// PurgeIdempotency forgets idempotency keys recorded before olderThan ago and
+// returns how many it removed. A retry after that is a new request.
+func (s *Store) PurgeIdempotency(ctx context.Context, olderThan time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM es_idempotency WHERE created_at < now() - make_interval(secs => $1)`,
+		olderThan.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

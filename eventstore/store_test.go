@@ -3,6 +3,7 @@ package eventstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -276,5 +277,29 @@ func TestReadAllFilters(t *testing.T) {
 	got, _ = s.ReadAll(ctx, 0, 10, eventstore.Filter{Actor: "admin:" + string(a)[:4]})
 	if len(got) != 2 || got[0].TenantID != a {
 		t.Fatalf("by actor = %+v", got)
+	}
+}
+
+func TestPurgeIdempotency(t *testing.T) {
+	t.Parallel()
+	s, pool := newStore(t)
+	ctx := context.Background()
+	for i, age := range []string{"10 days", "1 hour"} {
+		id := domain.NewTenantID()
+		if _, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id, Events: []domain.Event{created(id, "A")},
+			Idempotency: &eventstore.Idempotency{Scope: fmt.Sprint("k", i), RequestHash: []byte("h")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `UPDATE es_idempotency SET created_at = now() - $2::interval WHERE scope = $1`, fmt.Sprint("k", i), age); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PurgeIdempotency(ctx, 7*24*time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d (%v), want 1", n, err)
+	}
+	var left string
+	if err := pool.QueryRow(ctx, `SELECT scope FROM es_idempotency`).Scan(&left); err != nil || left != "k1" {
+		t.Fatalf("left %q (%v)", left, err)
 	}
 }

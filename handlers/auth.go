@@ -1,13 +1,18 @@
 package handlers
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"tenant-service/domain"
+	"tenant-service/ratelimit"
 )
 
 // Role is what an API key may do.
@@ -109,7 +114,44 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	c.Set(ctxActor, e.identity)
 	c.Set(ctxRole, e.role)
+	if l := s.deps.Limiter; l != nil {
+		d, err := l.AllowKey(c.Request.Context(), e.identity, string(e.role))
+		if !s.admit(c, d, err) {
+			return
+		}
+	}
 	c.Next()
+}
+
+// Limiter rate-limits API keys and tenants (Redis). Must be safe for concurrent use.
+type Limiter interface {
+	AllowKey(ctx context.Context, identity, role string) (ratelimit.Decision, error)
+	AllowTenant(ctx context.Context, id domain.TenantID, own *domain.RateLimit) (ratelimit.Decision, error)
+}
+
+// admit answers 429 with Retry-After when the decision refuses the request
+// (or the limiter's error), and reports whether the request may go on.
+func (s *Server) admit(c *gin.Context, d ratelimit.Decision, err error) bool {
+	if err != nil {
+		s.fail(c, err)
+		return false
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
+		s.fail(c, d.Err())
+		return false
+	}
+	return true
+}
+
+// allowTenant applies the tenant's own rate limit (its settings) to a
+// request about it.
+func (s *Server) allowTenant(c *gin.Context, st domain.State) bool {
+	if s.deps.Limiter == nil {
+		return true
+	}
+	d, err := s.deps.Limiter.AllowTenant(c.Request.Context(), st.TenantID, st.Settings.RateLimit)
+	return s.admit(c, d, err)
 }
 
 // allow lets the listed roles through (admin always) and refuses others with 403.

@@ -168,7 +168,7 @@ func (s *Server) liveGenesys(c *gin.Context) (domain.State, bool) {
 		s.fail(c, errNoCredentials)
 		return st, false
 	}
-	return st, true
+	return st, s.allowTenant(c, st)
 }
 
 func (s *Server) getCredentialsSecret(c *gin.Context) {

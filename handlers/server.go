@@ -72,6 +72,9 @@ type Deps struct {
 	WhatsAppTokens WhatsAppTokens
 	// Webhooks records signed Meta webhook account updates. Optional.
 	Webhooks WebhookTenants
+	// Limiter rate-limits each API key and, on the secret and token routes,
+	// each tenant by its settings. Optional: without it nothing is limited.
+	Limiter Limiter
 }
 
 // Config tunes the Server.

@@ -122,6 +122,9 @@ func (s *Server) getWhatsAppToken(c *gin.Context) {
 		s.fail(c, &domain.Error{Kind: domain.KindNotFound, Code: "whatsapp-token-not-set", Detail: "the tenant has no WhatsApp access token"})
 		return
 	}
+	if !s.allowTenant(c, st) {
+		return
+	}
 	tok := st.WhatsApp.Token
 	plain, err := s.deps.Vault.OpenRef(ctx, id, domain.FieldWhatsAppAccessToken, tok.Token)
 	if err != nil {

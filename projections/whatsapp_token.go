@@ -23,6 +23,8 @@ type tokenEntry struct {
 	Status   domain.Status        `json:"status"`
 	WABAID   string               `json:"wabaId,omitempty"`
 	Token    domain.WhatsAppToken `json:"token"`
+	// RateLimit is the tenant's own limit, for the token route's check.
+	RateLimit *domain.RateLimit `json:"rateLimit,omitempty"`
 }
 
 func tokenEntryOf(st domain.State) (tokenEntry, bool) {
@@ -30,13 +32,13 @@ func tokenEntryOf(st domain.State) (tokenEntry, bool) {
 		return tokenEntry{}, false
 	}
 	return tokenEntry{TenantID: st.TenantID, Version: st.Version, Status: st.Status,
-		WABAID: st.WhatsApp.WABAID, Token: *st.WhatsApp.Token}, true
+		WABAID: st.WhatsApp.WABAID, Token: *st.WhatsApp.Token, RateLimit: st.Settings.RateLimit}, true
 }
 
 func (e tokenEntry) state() domain.State {
 	tok := e.Token
 	return domain.State{TenantID: e.TenantID, Version: e.Version, Status: e.Status,
-		WhatsApp: &domain.WhatsAppConfig{WABAID: e.WABAID, Token: &tok}}
+		Settings: domain.Settings{RateLimit: e.RateLimit}, WhatsApp: &domain.WhatsAppConfig{WABAID: e.WABAID, Token: &tok}}
 }
 
 // queueWhatsAppToken writes the tenant's sealed token entry (or removes it

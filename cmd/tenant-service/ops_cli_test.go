@@ -31,6 +31,14 @@ func TestProjectionsStatusAndRebuildCLI(t *testing.T) {
 		}
 		return nil
 	})
+	m := string(a.do("GET", "/metrics", "", "").body)
+	for _, want := range []string{`tenant_service_projector_lag_events{projector="redis.tenants"} 0`,
+		`tenant_service_projector_leader{projector="relay.rabbitmq"} 1`, "tenant_service_event_store_head_position 2",
+		"tenant_service_http_request_duration_seconds"} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
+	}
 	// Rebuilds run while the service keeps serving.
 	for _, name := range []string{"tenants", "redis.tenants"} {
 		code, out, errOut := runCLI(t, a.env, "projections", "rebuild", name)

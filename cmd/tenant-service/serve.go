@@ -27,7 +27,12 @@ import (
 	"tenant-service/messaging"
 	"tenant-service/metagraph"
 	"tenant-service/projections"
+	"tenant-service/ratelimit"
 )
+
+// serviceKeyLimit is the default rate limit of each service-role API key;
+// admin and auditor keys get ratelimit.DefaultKeyLimit.
+var serviceKeyLimit = ratelimit.Limit{PerSecond: 20000, Burst: 40000}
 
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
 const shutdownGrace = 25 * time.Second
@@ -99,16 +104,23 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		a.close()
 		return nil, err
 	}
-	relay, err := messaging.NewRelay(cfg.AMQPURL, log, messaging.RelayConfig{})
+	relay, err := messaging.NewRelay(cfg.AMQPURL, log, messaging.RelayConfig{Exchange: cfg.AMQPExchange})
 	if err != nil {
 		a.close()
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = relay.Close() })
-	a.background = append(a.background, notifier.Run,
+	a.background = append(a.background, notifier.Run, purgeIdempotency(store, log),
 		func(ctx context.Context) error { return runner.Run(ctx, redisModel) },
 		func(ctx context.Context) error { return runner.Run(ctx, relay) })
 	resolver := projections.NewResolver(rdb, cfg.RedisKeyPrefix, tenants, log)
+	limiter, err := ratelimit.New(rdb, ratelimit.Config{Prefix: cfg.RedisKeyPrefix, Log: log,
+		// Platform services resolve on every inbound message; people and dashboards far less.
+		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): serviceKeyLimit}})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
 
 	var graph handlers.Graph
 	if cfg.MetaAppID != "" && cfg.MetaAppSecret != "" {
@@ -122,7 +134,8 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newProjectorCollector(runner))
 	checks := map[string]handlers.Check{
 		"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
 		"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
@@ -139,6 +152,7 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		Webhooks:       tenants,
 		Resolver:       resolverAdapter{resolver},
 		WhatsAppTokens: resolver,
+		Limiter:        limiter,
 	}, handlers.Config{APIKeys: apiKeys, Registry: reg, Logger: log, MetaAppID: cfg.MetaAppID,
 		MetaAppSecret: cfg.MetaAppSecret, MetaWebhookVerifyToken: cfg.MetaWebhookVerifyToken})
 	if err != nil {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"strconv"
+	"testing"
+)
+
+// A tenant's own rate limit applies to its token and secret routes: past the
+// burst the answer is 429 with Retry-After, and other tenants are unaffected.
+func TestTenantRateLimit(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	r := a.do("POST", "/api/tenants", adminKey, `{"name":"Limited","settings":{"rateLimit":{"perSecond":1,"burst":2}}}`)
+	id := r.json(t)["tenantId"].(string)
+	other := a.createTenant("Unlimited")
+	for _, tid := range []string{id, other} {
+		a.do("PUT", "/api/tenants/"+tid+"/genesys/credentials", adminKey, credentialsBody("c", "limit-secret-NNNN1234", "mypurecloud.com"))
+	}
+	for i := 0; i < 2; i++ {
+		if r := a.do("GET", "/api/tenants/"+id+"/genesys/credentials/secret", serviceKey, ""); r.status != 200 {
+			t.Fatalf("within burst: %d %s", r.status, r.body)
+		}
+	}
+	r = a.do("GET", "/api/tenants/"+id+"/genesys/credentials/secret", serviceKey, "")
+	expectProblem(t, r, 429, "")
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
+		t.Fatalf("Retry-After = %q", r.header.Get("Retry-After"))
+	}
+	for i := 0; i < 5; i++ {
+		if r := a.do("GET", "/api/tenants/"+other+"/genesys/credentials/secret", serviceKey, ""); r.status != 200 {
+			t.Fatalf("another tenant limited: %d", r.status)
+		}
+	}
+}
+
+// Each API key has its own limit (admin: 100/s with a burst of 200).
+func TestAPIKeyRateLimit(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	limited := false
+	for i := 0; i < 400 && !limited; i++ {
+		r := a.do("GET", "/api/tenants?limit=1", adminKey, "")
+		switch r.status {
+		case 200:
+		case 429:
+			limited = r.header.Get("Retry-After") != ""
+		default:
+			t.Fatalf("status %d", r.status)
+		}
+	}
+	if !limited {
+		t.Fatal("400 rapid requests with one admin key were never limited")
+	}
+	// The auditor key has its own bucket.
+	if r := a.do("GET", "/api/tenants?limit=1", auditorKey, ""); r.status != 200 {
+		t.Fatalf("another key limited: %d", r.status)
+	}
+}
