@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tenant-service/messaging"
 )
 
 // Config is the service's configuration, read once from the environment
@@ -18,6 +20,10 @@ type Config struct {
 	DatabaseURL string // DATABASE_URL, else built from DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD
 	RedisURL    string // REDIS_URL, default redis://localhost:6379
 	AMQPURL     string // AMQP_URL, default amqp://guest:guest@localhost:5672/
+	// AMQPExchange is the topic exchange events are published on
+	// (AMQP_EXCHANGE, default tenant.events); only tests and side-by-side
+	// deployments on one broker set it.
+	AMQPExchange string
 
 	MetaAppID              string        // META_APP_ID
 	MetaAppSecret          string        // META_APP_SECRET
@@ -51,6 +57,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DatabaseURL:            get("DATABASE_URL", ""),
 		RedisURL:               get("REDIS_URL", "redis://localhost:6379"),
 		AMQPURL:                get("AMQP_URL", "amqp://guest:guest@localhost:5672/"),
+		AMQPExchange:           get("AMQP_EXCHANGE", messaging.DefaultExchange),
 		MetaAppID:              get("META_APP_ID", ""),
 		MetaAppSecret:          get("META_APP_SECRET", ""),
 		MetaGraphURL:           strings.TrimRight(get("META_GRAPH_URL", "https://graph.facebook.com"), "/"),
