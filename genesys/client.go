@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"tenant-service/domain"
+
+	"tenant-service/internal/redact"
 )
 
 // DefaultTimeout is the default of ClientConfig.Timeout.
@@ -104,7 +106,7 @@ func (c *Client) FetchToken(ctx context.Context, region, clientID, clientSecret 
 	form := url.Values{"grant_type": {"client_credentials"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form.Encode()))
 	if err != nil {
-		return Token{}, fmt.Errorf("genesys token request: %s", scrub(err.Error(), clientSecret))
+		return Token{}, fmt.Errorf("genesys token request: %s", redact.Scrub(err.Error(), clientSecret))
 	}
 	req.SetBasicAuth(clientID, clientSecret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
+
+	"tenant-service/internal/redact"
 )
 
 // Error is a token request that failed: Genesys refused it (HTTPStatus set,
@@ -81,12 +82,12 @@ func refusal(status int, body []byte, correlation, secret string) *Error {
 	}
 	_ = json.Unmarshal(body, &b)
 	e := &Error{HTTPStatus: status, Code: firstOf(b.Error, b.Code),
-		Description: scrub(firstOf(b.ErrorDescription, b.Description, b.Message), secret),
+		Description: redact.Scrub(firstOf(b.ErrorDescription, b.Description, b.Message), secret),
 		ContextID:   firstOf(b.ContextID, correlation)}
 	if e.Description == "" {
 		e.Description = "Genesys Cloud answered HTTP " + fmt.Sprint(status)
 	}
-	e.Code = scrub(e.Code, secret)
+	e.Code = redact.Scrub(e.Code, secret)
 	return e
 }
 
@@ -102,44 +103,11 @@ func firstOf(vals ...string) string {
 // transportError wraps a failure to get an answer, without the URL's user
 // info or query and without the secret.
 func transportError(err error, secret string) *Error {
-	cause, msg := err, err.Error()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-		msg = fmt.Sprintf("%s %s: %v", ue.Op, redactURL(ue.URL), ue.Err)
-	}
-	e := &Error{Err: &scrubbedError{msg: scrub(msg, secret), cause: cause}}
+	e := &Error{Err: redact.Wrap(err, secret)}
 	if e.Timeout() {
 		e.Description = "Genesys Cloud did not answer in time"
 	} else {
 		e.Description = "Genesys Cloud could not be reached"
 	}
 	return e
-}
-
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(url)"
-	}
-	u.RawQuery, u.ForceQuery, u.User, u.Fragment = "", false, nil, ""
-	return u.String()
-}
-
-// scrubbedError carries a message with secrets removed while still unwrapping
-// to its cause.
-type scrubbedError struct {
-	msg   string
-	cause error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.cause }
-
-// scrub removes the secret from s; very short secrets are not searched for.
-func scrub(s, secret string) string {
-	if len(secret) < 4 {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
 }

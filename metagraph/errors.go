@@ -89,24 +89,3 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &ge)
 	return ge, ok
 }
-
-// scrubbedError carries a message with secrets removed while still unwrapping
-// to its cause (for errors.Is on context errors).
-type scrubbedError struct {
-	msg   string
-	cause error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.cause }
-
-// scrub replaces every occurrence of the secrets in s. Secrets shorter than
-// four bytes are not searched for: they would garble ordinary words.
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
-}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"tenant-service/internal/redact"
 )
 
 // Scopes a WhatsApp business token is granted, as debug_token names them.
@@ -141,7 +143,7 @@ func (c *Client) DebugToken(ctx context.Context, token string) (TokenInfo, error
 	}
 	if d.Error != nil {
 		ti.Error = &TokenError{Code: d.Error.Code, Subcode: d.Error.Subcode,
-			Message: scrub(d.Error.Message, []string{token, c.appSecret})}
+			Message: redact.Scrub(d.Error.Message, token, c.appSecret)}
 	}
 	return ti, nil
 }

@@ -3,12 +3,12 @@ package metagraph
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"tenant-service/internal/redact"
 )
 
 // maxBody bounds how much of an answer is read.
@@ -48,7 +48,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	req, err := http.NewRequestWithContext(ctx, r.method, target, nil)
 	if err != nil {
 		return &Error{Step: r.step, Message: "could not build the Graph request",
-			Err: &scrubbedError{msg: scrub(err.Error(), secrets)}}
+			Err: redact.Wrap(err, secrets...)}
 	}
 	req.Header.Set("Accept", "application/json")
 	if r.bearer != "" {
@@ -83,7 +83,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	if jsonErr != nil {
 		return &Error{Step: r.step, HTTPStatus: resp.StatusCode, FBTraceID: trace,
 			Message: "the Meta Graph API sent an answer that is not the expected JSON",
-			Err:     &scrubbedError{msg: scrub(jsonErr.Error(), secrets), cause: errors.Unwrap(jsonErr)}}
+			Err:     redact.Wrap(jsonErr, secrets...)}
 	}
 	return nil
 }
@@ -91,8 +91,8 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 // refusal turns Graph's error object into an *Error.
 func refusal(step string, status int, g *graphError, trace string, secrets []string) *Error {
 	e := &Error{Step: step, HTTPStatus: status, Code: g.Code, Subcode: g.Subcode, Type: g.Type,
-		Message: scrub(g.Message, secrets), UserTitle: scrub(g.UserTitle, secrets),
-		UserMessage: scrub(g.UserMessage, secrets), FBTraceID: g.FBTraceID, IsTransient: g.IsTransient}
+		Message: redact.Scrub(g.Message, secrets...), UserTitle: redact.Scrub(g.UserTitle, secrets...),
+		UserMessage: redact.Scrub(g.UserMessage, secrets...), FBTraceID: g.FBTraceID, IsTransient: g.IsTransient}
 	if e.FBTraceID == "" {
 		e.FBTraceID = trace
 	}
@@ -106,29 +106,11 @@ func refusal(step string, status int, g *graphError, trace string, secrets []str
 // full URL, whose query holds the code, the client secret or the token, so
 // the URL is rebuilt without its query and every known secret is scrubbed.
 func transportError(step string, err error, secrets []string) *Error {
-	cause := err
-	msg := err.Error()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		cause = ue.Err
-		msg = fmt.Sprintf("%s %s: %v", ue.Op, redactURL(ue.URL), ue.Err)
-	}
-	e := &Error{Step: step, IsTransient: true,
-		Err: &scrubbedError{msg: scrub(msg, secrets), cause: cause}}
+	e := &Error{Step: step, IsTransient: true, Err: redact.Wrap(err, secrets...)}
 	if e.Timeout() {
 		e.Message = "the Meta Graph API did not answer in time"
 	} else {
 		e.Message = "the Meta Graph API could not be reached"
 	}
 	return e
-}
-
-// redactURL drops the query string and any user info.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(url)"
-	}
-	u.RawQuery, u.ForceQuery, u.User, u.Fragment = "", false, nil, ""
-	return u.String()
 }
