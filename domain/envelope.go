@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -47,39 +50,50 @@ type EventFilter struct {
 	To       time.Time // occurred before
 }
 
+// secretKey is the field name of the ciphertext in a SecretRef.
+const secretKey = "ciphertext"
+
 // RedactSecrets returns event data with every sealed secret reduced to its
-// hint: objects holding a "ciphertext" lose that key. Use it wherever event
-// data leaves the service (API responses, messages).
-func RedactSecrets(data json.RawMessage) json.RawMessage {
-	var v any
-	if err := json.Unmarshal(data, &v); err != nil {
-		return data
+// hint: every object field named "ciphertext" (in any case) is removed, at
+// any depth, so a SecretRef is left as {"hint": "****abcd"}. It does not
+// need to know the event types. Numbers keep their exact text. Use it
+// wherever event data leaves the service (API responses, messages).
+func RedactSecrets(data json.RawMessage) (json.RawMessage, error) {
+	if len(data) == 0 {
+		return data, nil
 	}
-	if !redact(v) {
-		return data
+	// Fast path: no field can be named ciphertext when neither the word (in
+	// any case) nor an escape sequence that could spell it occurs.
+	if !bytes.Contains(bytes.ToLower(data), []byte(secretKey)) && !bytes.Contains(data, []byte(`\u`)) {
+		return data, nil
 	}
-	out, err := json.Marshal(v)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("redact secrets: decode data: %w", err)
+	}
+	out, err := json.Marshal(dropSecrets(doc))
 	if err != nil {
-		return data
+		return nil, fmt.Errorf("redact secrets: encode data: %w", err)
 	}
-	return out
+	return out, nil
 }
 
-func redact(v any) bool {
-	changed := false
-	switch x := v.(type) {
+func dropSecrets(v any) any {
+	switch v := v.(type) {
 	case map[string]any:
-		if _, ok := x["ciphertext"]; ok {
-			delete(x, "ciphertext")
-			changed = true
-		}
-		for _, c := range x {
-			changed = redact(c) || changed
+		for k, child := range v {
+			if strings.EqualFold(k, secretKey) {
+				delete(v, k)
+				continue
+			}
+			v[k] = dropSecrets(child)
 		}
 	case []any:
-		for _, c := range x {
-			changed = redact(c) || changed
+		for i, child := range v {
+			v[i] = dropSecrets(child)
 		}
 	}
-	return changed
+	return v
 }

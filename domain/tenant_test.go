@@ -171,7 +171,11 @@ func TestSecretHintAndRedaction(t *testing.T) {
 	if h := domain.SecretHint("a-very-long-secret-WXYZ"); h != "****WXYZ" {
 		t.Fatalf("hint = %q", h)
 	}
-	red := string(domain.RedactSecrets([]byte(`{"clientId":"c","clientSecret":{"ciphertext":"enc:v1:abc","hint":"****abcd"},"list":[{"ciphertext":"x"}]}`)))
+	raw, err := domain.RedactSecrets([]byte(`{"clientId":"c","clientSecret":{"ciphertext":"enc:v1:abc","hint":"****abcd"},"list":[{"CipherText":"x"}],"n":12345678901234567890}`))
+	red := string(raw)
+	if err != nil || !strings.Contains(red, "12345678901234567890") {
+		t.Fatalf("redacted = %s, %v", red, err)
+	}
 	if strings.Contains(red, "ciphertext") || !strings.Contains(red, "****abcd") {
 		t.Fatalf("redacted = %s", red)
 	}

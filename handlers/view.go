@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"time"
 
 	"tenant-service/domain"
@@ -83,7 +84,11 @@ type EventView struct {
 func eventViews(events []domain.StoredEvent) []EventView {
 	out := make([]EventView, len(events))
 	for i, e := range events {
-		e.Data = domain.RedactSecrets(e.Data)
+		data, err := domain.RedactSecrets(e.Data)
+		if err != nil {
+			data = json.RawMessage("null") // fail closed: stored data is always JSON
+		}
+		e.Data = data
 		out[i] = EventView{e}
 	}
 	return out

@@ -94,7 +94,7 @@ func TestBodyLeavesOutSecrets(t *testing.T) {
 func TestStripSecretsIsGeneric(t *testing.T) {
 	in := `{"a":{"ciphertext":"X1","hint":"****1"},"list":[{"CipherText":"X2","hint":"h"},[{"deep":{"ciphertext":"X3"}}]],` +
 		`"big":12345678901234567890,"f":1.50,"s":"the word ciphertext in a value stays","esc":{"cipher\u0074ext":"X4"}}`
-	out, err := stripSecrets(json.RawMessage(in))
+	out, err := domain.RedactSecrets(json.RawMessage(in))
 	if err != nil {
 		t.Fatalf("strip: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestStripSecretsIsGeneric(t *testing.T) {
 			t.Errorf("%s lost: %s", keep, out)
 		}
 	}
-	if _, err := stripSecrets(json.RawMessage(`{"ciphertext":`)); err == nil {
+	if _, err := domain.RedactSecrets(json.RawMessage(`{"ciphertext":`)); err == nil {
 		t.Error("malformed data accepted")
 	}
 }
