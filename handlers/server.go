@@ -83,6 +83,9 @@ type Config struct {
 	APIKeys []APIKey
 	// MaxBodyBytes caps request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// RequestTimeout bounds the work of one request; a dependency that does
+	// not answer in time makes it a 503 instead of a hang. Default 20s.
+	RequestTimeout time.Duration
 	// Registry receives the HTTP metrics and is served on /metrics. Default: a new registry.
 	Registry *prometheus.Registry
 	// Logger for request and error logs. Default slog.Default().
@@ -125,6 +128,9 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 20 * time.Second
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -152,7 +158,7 @@ func (s *Server) routes() {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	r.Use(s.requestContext, s.accessLog, s.recovery, s.limitBody)
+	r.Use(s.requestContext, s.accessLog, s.recovery, s.limitBody, s.deadline)
 	r.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not-found", "no such route", nil) })
 	r.NoMethod(func(c *gin.Context) {
 		s.problem(c, http.StatusMethodNotAllowed, "method-not-allowed", "the route does not allow "+c.Request.Method, nil)
