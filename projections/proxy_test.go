@@ -1,111 +1,46 @@
 package projections_test
 
 import (
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
 )
 
-// tcpProxy forwards connections to a target; a test cuts it to simulate an
-// outage (connections refused and dropped) or stalls it (connections hang).
-type tcpProxy struct {
-	t      testing.TB
-	target string
-	addr   string
-
-	mu      sync.Mutex
-	ln      net.Listener
-	conns   map[net.Conn]struct{}
-	stalled bool
-}
-
-func newTCPProxy(t testing.TB, target string) *tcpProxy {
+// newProxy starts a TCP proxy in front of target, closed at cleanup. A test
+// cuts it to simulate an outage (connections dropped and refused) or pauses
+// it to make connections hang.
+func newProxy(t testing.TB, target string) *tcpproxy.Proxy {
 	t.Helper()
-	p := &tcpProxy{t: t, target: target, conns: map[net.Conn]struct{}{}}
-	p.listen("127.0.0.1:0")
-	p.addr = p.ln.Addr().String()
-	t.Cleanup(p.Cut)
+	p, err := tcpproxy.New(target)
+	if err != nil {
+		t.Fatalf("start proxy: %v", err)
+	}
+	t.Cleanup(p.Close)
 	return p
 }
 
-func (p *tcpProxy) listen(addr string) {
-	var ln net.Listener
+// restore listens again after a Cut, retrying briefly in case the port is
+// still held.
+func restore(t testing.TB, p *tcpproxy.Proxy) {
+	t.Helper()
 	var err error
-	for range 50 { // the port may linger briefly after a cut
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
+	for range 50 {
+		if err = p.Restore(); err == nil {
+			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go p.accept(ln)
-}
-
-func (p *tcpProxy) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		p.conns[c] = struct{}{}
-		stalled := p.stalled
-		p.mu.Unlock()
-		if stalled {
-			continue // accepted, never answered
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[up] = struct{}{}
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(up, c); up.Close() }()
-		go func() { _, _ = io.Copy(c, up); c.Close() }()
-	}
-}
-
-// Cut closes the listener and every connection.
-func (p *tcpProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// Restore listens again on the same address.
-func (p *tcpProxy) Restore() { p.listen(p.addr) }
-
-// Stall makes new connections hang (after a Cut drops the old ones).
-func (p *tcpProxy) Stall(on bool) {
-	p.mu.Lock()
-	p.stalled = on
-	p.mu.Unlock()
+	t.Fatalf("restore proxy: %v", err)
 }
 
 // proxiedRedis returns a proxy in front of the test Redis and a client on
 // it with short timeouts and no retries.
-func proxiedRedis(t testing.TB) (*tcpProxy, redis.UniversalClient) {
+func proxiedRedis(t testing.TB) (*tcpproxy.Proxy, redis.UniversalClient) {
 	t.Helper()
 	u, err := url.Parse(testenv.RedisURL(t))
 	if err != nil {
@@ -115,8 +50,8 @@ func proxiedRedis(t testing.TB) (*tcpProxy, redis.UniversalClient) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newTCPProxy(t, opts.Addr)
-	opts.Addr = p.addr
+	p := newProxy(t, opts.Addr)
+	opts.Addr = p.Addr()
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
 	opts.MaxRetries = -1
 	c := redis.NewClient(opts)

@@ -183,7 +183,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 	if s := status(t, r, projections.RedisTenantsName); s.Position == f.head() {
 		t.Fatal("checkpoint advanced while Redis was unreachable")
 	}
-	proxy.Restore()
+	restore(t, proxy)
 
 	eventually(t, 30*time.Second, "caught up after the outage", func() bool {
 		s := status(t, r, projections.RedisTenantsName)

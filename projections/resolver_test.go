@@ -146,16 +146,16 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	res = projections.NewResolver(client, f.prefix, f.tenants, testLog(),
 		projections.ResolverConfig{RedisTimeout: 50 * time.Millisecond, BreakerCooldown: 100 * time.Millisecond})
 	proxy.Cut()
-	proxy.Stall(true)
-	proxy.Restore()
+	proxy.Pause() // new connections are accepted but never answered
+	restore(t, proxy)
 	for range 5 {
 		if c, err := res.ByTenant(ctx, id); err != nil || c.TenantID != id {
 			t.Fatalf("with Redis hanging: %+v, %v", c, err)
 		}
 	}
 	proxy.Cut()
-	proxy.Stall(false)
-	proxy.Restore()
+	proxy.Resume()
+	restore(t, proxy)
 	cached := projections.ContextFromState(st, "")
 	cached.Name = "from redis"
 	raw, _ := jsonMarshal(cached)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tenant-service/messaging"
+	"tenant-service/ratelimit"
 )
 
 // Config is the service's configuration, read once from the environment
@@ -39,6 +40,11 @@ type Config struct {
 	APIKeys             string // API_KEYS: role:key, comma-separated
 
 	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
+
+	// KeyRateLimit (API_KEY_RATE_LIMIT, "perSecond:burst", default 100:200)
+	// limits each admin or auditor API key; ServiceKeyRateLimit
+	// (SERVICE_KEY_RATE_LIMIT, default 20000:40000) each service key.
+	KeyRateLimit, ServiceKeyRateLimit ratelimit.Limit
 }
 
 // Production reports whether APP_ENV is production.
@@ -71,6 +77,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		DevDir:                 get("DEV_STATE_DIR", ".dev-keys"),
 	}
 	var errs []error
+	for _, l := range []struct {
+		name, def string
+		dst       *ratelimit.Limit
+	}{{"API_KEY_RATE_LIMIT", "100:200", &c.KeyRateLimit}, {"SERVICE_KEY_RATE_LIMIT", "20000:40000", &c.ServiceKeyRateLimit}} {
+		lim, err := parseLimit(get(l.name, l.def))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be perSecond:burst such as %s: %v", l.name, l.def, err))
+		}
+		*l.dst = lim
+	}
 	timeout, err := time.ParseDuration(get("META_GRAPH_TIMEOUT", "10s"))
 	if err != nil || timeout <= 0 {
 		errs = append(errs, fmt.Errorf("META_GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("META_GRAPH_TIMEOUT")))
@@ -111,4 +127,15 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseLimit reads "perSecond:burst".
+func parseLimit(s string) (ratelimit.Limit, error) {
+	ps, b, ok := strings.Cut(s, ":")
+	perSecond, err1 := strconv.Atoi(ps)
+	burst, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || perSecond < 1 || burst < 1 {
+		return ratelimit.Limit{}, errors.New("two whole numbers of at least 1")
+	}
+	return ratelimit.Limit{PerSecond: perSecond, Burst: burst}, nil
 }

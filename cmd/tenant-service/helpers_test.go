@@ -33,7 +33,7 @@ type testApp struct {
 // testEnv returns the environment a test app runs with; tests may change it
 // before startApp.
 func testEnv(t testing.TB) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"APP_ENV":          "development",
 		"DATABASE_URL":     testenv.NewDatabase(t),
 		"REDIS_URL":        testenv.RedisURL(t),
@@ -42,6 +42,9 @@ func testEnv(t testing.TB) map[string]string {
 		"API_KEYS":         "admin:" + adminKey + ",service:" + serviceKey + ",auditor:" + auditorKey,
 		"DEV_STATE_DIR":    t.TempDir(),
 	}
+	// An exchange of the test's own, deleted with its unrouted queue at the end.
+	useExchange(t, env)
+	return env
 }
 
 func startApp(t testing.TB, env map[string]string) *testApp {

@@ -33,12 +33,14 @@ func TestTenantRateLimit(t *testing.T) {
 	}
 }
 
-// Each API key has its own limit (admin: 100/s with a burst of 200).
+// Each API key has its own limit (API_KEY_RATE_LIMIT).
 func TestAPIKeyRateLimit(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	env := testEnv(t)
+	env["API_KEY_RATE_LIMIT"] = "2:10"
+	a := startApp(t, env)
 	limited := false
-	for i := 0; i < 400 && !limited; i++ {
+	for i := 0; i < 40 && !limited; i++ {
 		r := a.do("GET", "/api/tenants?limit=1", adminKey, "")
 		switch r.status {
 		case 200:
@@ -49,7 +51,7 @@ func TestAPIKeyRateLimit(t *testing.T) {
 		}
 	}
 	if !limited {
-		t.Fatal("400 rapid requests with one admin key were never limited")
+		t.Fatal("40 rapid requests with one admin key limited to 2/s (burst 10) were never limited")
 	}
 	// The auditor key has its own bucket.
 	if r := a.do("GET", "/api/tenants?limit=1", auditorKey, ""); r.status != 200 {

@@ -30,12 +30,11 @@ import (
 	"tenant-service/ratelimit"
 )
 
-// serviceKeyLimit is the default rate limit of each service-role API key;
-// admin and auditor keys get ratelimit.DefaultKeyLimit.
-var serviceKeyLimit = ratelimit.Limit{PerSecond: 20000, Burst: 40000}
-
 // shutdownGrace is how long in-flight requests get to finish after SIGTERM.
 const shutdownGrace = 25 * time.Second
+
+// relayMaxBackoff caps the wait between the relay's retries of a failed batch.
+const relayMaxBackoff = 2 * time.Second
 
 // app is the wired service: what serve runs and what tests drive.
 type app struct {
@@ -99,6 +98,14 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		a.close()
 		return nil, err
 	}
+	// The relay's retries back off to relayMaxBackoff, not the runner's 15s:
+	// a retry while RabbitMQ is down costs one batch read, and the backlog
+	// starts moving within seconds of the broker's return.
+	relayRunner, err := projections.NewRunner(pool, store, notifier, log, projections.RunnerConfig{MaxBackoff: relayMaxBackoff})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
 	redisModel, err := projections.NewRedisTenants(rdb, tenants, projections.RedisConfig{Prefix: cfg.RedisKeyPrefix, Log: log})
 	if err != nil {
 		a.close()
@@ -112,11 +119,11 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	a.closers = append(a.closers, func() { _ = relay.Close() })
 	a.background = append(a.background, notifier.Run, purgeIdempotency(store, log),
 		func(ctx context.Context) error { return runner.Run(ctx, redisModel) },
-		func(ctx context.Context) error { return runner.Run(ctx, relay) })
+		func(ctx context.Context) error { return relayRunner.Run(ctx, relay) })
 	resolver := projections.NewResolver(rdb, cfg.RedisKeyPrefix, tenants, log)
-	limiter, err := ratelimit.New(rdb, ratelimit.Config{Prefix: cfg.RedisKeyPrefix, Log: log,
+	limiter, err := ratelimit.New(rdb, ratelimit.Config{Prefix: cfg.RedisKeyPrefix, Log: log, KeyLimit: cfg.KeyRateLimit,
 		// Platform services resolve on every inbound message; people and dashboards far less.
-		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): serviceKeyLimit}})
+		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): cfg.ServiceKeyRateLimit}})
 	if err != nil {
 		a.close()
 		return nil, err

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+
+	"tenant-service/internal/tcpproxy"
+	"tenant-service/internal/testenv"
+	"tenant-service/messaging"
+	"tenant-service/projections"
+)
+
+// useExchange gives the app started with env an exchange of the test's own
+// (AMQP_EXCHANGE) and deletes it, with its unrouted exchange and queue, at
+// cleanup (after the app stopped, as cleanups run last-in first-out).
+func useExchange(t testing.TB, env map[string]string) {
+	t.Helper()
+	exchange, broker := testenv.Name("test.events."), testenv.AMQPURL(t)
+	env["AMQP_EXCHANGE"] = exchange
+	t.Cleanup(func() {
+		conn, err := amqp.Dial(broker)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(exchange+messaging.UnroutedSuffix, false, false, false)
+			_ = ch.ExchangeDelete(exchange, false, false)
+			_ = ch.ExchangeDelete(exchange+messaging.UnroutedSuffix, false, false)
+		}
+	})
+}
+
+// delivery is a message as the tap received it, with its arrival time.
+type delivery struct {
+	amqp.Delivery
+	at time.Time
+}
+
+// eventTap is a durable queue of the test's own, bound with "tenant.#" to
+// the exchange in env (straight to the broker, never through a proxy) and
+// consumed raw, so duplicates and AMQP properties stay visible.
+type eventTap struct {
+	mu  sync.Mutex
+	got []delivery
+}
+
+func bindTap(t testing.TB, env map[string]string) *eventTap {
+	t.Helper()
+	exchange := env["AMQP_EXCHANGE"]
+	conn, err := amqp.Dial(testenv.AMQPURL(t))
+	if err != nil {
+		t.Fatalf("tap: dial: %v", err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("tap: channel: %v", err)
+	}
+	queue := testenv.Name("test.q.")
+	// The relay declares the exchange with exactly these arguments.
+	args := amqp.Table{"alternate-exchange": exchange + messaging.UnroutedSuffix}
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, args); err != nil {
+		t.Fatalf("tap: declare exchange: %v", err)
+	}
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+		t.Fatalf("tap: declare queue: %v", err)
+	}
+	if err := ch.QueueBind(queue, messaging.AllEvents, exchange, false, nil); err != nil {
+		t.Fatalf("tap: bind queue: %v", err)
+	}
+	msgs, err := ch.Consume(queue, "", true, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("tap: consume: %v", err)
+	}
+	tap := &eventTap{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for d := range msgs {
+			tap.mu.Lock()
+			tap.got = append(tap.got, delivery{Delivery: d, at: time.Now()})
+			tap.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_, _ = ch.QueueDelete(queue, false, false, false)
+		_ = conn.Close()
+		<-done
+	})
+	return tap
+}
+
+// deliveries returns what arrived so far, in arrival order.
+func (tp *eventTap) deliveries() []delivery {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return append([]delivery(nil), tp.got...)
+}
+
+// waitAll waits (bounded) until every event of the list arrived at least once.
+func (tp *eventTap) waitAll(t *testing.T, within time.Duration, events []committed) {
+	t.Helper()
+	eventually(t, within, func() error {
+		seen := map[string]bool{}
+		for _, d := range tp.deliveries() {
+			seen[d.MessageId] = true
+		}
+		for _, e := range events {
+			if !seen[e.id] {
+				return errorf("event %s (%s v%d at %d) not delivered; %d messages so far", e.id, e.typ, e.version, e.position, len(seen))
+			}
+		}
+		return nil
+	})
+}
+
+// committed is an event as es_events holds it.
+type committed struct {
+	id, tenant, typ   string
+	version, position int64
+}
+
+func committedEvents(t testing.TB, pool *pgxpool.Pool) []committed {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT event_id::text, tenant_id::text, event_type, version,
+		global_position FROM es_events ORDER BY global_position`)
+	if err != nil {
+		t.Fatalf("read es_events: %v", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (committed, error) {
+		var c committed
+		return c, r.Scan(&c.id, &c.tenant, &c.typ, &c.version, &c.position)
+	})
+	if err != nil {
+		t.Fatalf("read es_events: %v", err)
+	}
+	return out
+}
+
+// openPool opens a pool on the test database of env, closed at cleanup.
+func openPool(t testing.TB, env map[string]string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatalf("open pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// progress returns a projector's checkpoint and last error, and the head.
+func progress(t testing.TB, pool *pgxpool.Pool, projector string) (checkpoint, head int64, lastError string) {
+	t.Helper()
+	err := pool.QueryRow(context.Background(), `SELECT h.position, COALESCE(c.position, 0), COALESCE(c.last_error, '')
+		FROM es_head h LEFT JOIN es_checkpoints c ON c.subscriber = $1 WHERE h.id = 1`, projector).
+		Scan(&head, &checkpoint, &lastError)
+	if err != nil {
+		t.Fatalf("progress of %s: %v", projector, err)
+	}
+	return checkpoint, head, lastError
+}
+
+// leaderHeld reports whether some session holds the projector's lock.
+func leaderHeld(t testing.TB, pool *pgxpool.Pool, projector string) bool {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT classid::bigint, objid::bigint FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	if err != nil {
+		t.Fatalf("read pg_locks: %v", err)
+	}
+	var hi, lo int64
+	held := false
+	_, err = pgx.ForEachRow(rows, []any{&hi, &lo}, func() error {
+		held = held || int64(uint64(hi)<<32|uint64(lo)) == projections.LockKey(projector)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("read pg_locks: %v", err)
+	}
+	return held
+}
+
+// startStoppable is startApp with a stop function that shuts the app down
+// early (as SIGTERM would); cleanup stops it otherwise.
+func startStoppable(t testing.TB, env map[string]string) (*testApp, func()) {
+	t.Helper()
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := buildApp(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, task := range a.background {
+		wg.Go(func() { _ = task(ctx) })
+	}
+	srv := httptest.NewServer(a.handler)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			srv.Close()
+			cancel()
+			wg.Wait()
+			a.close()
+		})
+	}
+	t.Cleanup(stop)
+	return &testApp{t: t, app: a, srv: srv, env: env}, stop
+}
+
+// proxyURL starts a TCP proxy in front of the host of rawURL (closed at
+// cleanup) and returns it with the URL pointing at it.
+func proxyURL(t testing.TB, rawURL string) (*tcpproxy.Proxy, string) {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Port() == "" {
+		t.Fatalf("proxy: %q has no host:port", rawURL)
+	}
+	p, err := tcpproxy.New(net.JoinHostPort(u.Hostname(), u.Port()))
+	if err != nil {
+		t.Fatalf("proxy: %v", err)
+	}
+	t.Cleanup(p.Close)
+	u.Host = p.Addr()
+	return p, u.String()
+}
+
+// restoreProxy listens again after a Cut, retrying briefly while the port is held.
+func restoreProxy(t testing.TB, p *tcpproxy.Proxy) {
+	t.Helper()
+	var err error
+	for range 50 {
+		if err = p.Restore(); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("restore proxy: %v", err)
+}
+
+// redisFor returns a client on the test Redis (not through any proxy) and
+// the key builder of env's prefix, whose keys are deleted at cleanup.
+func redisFor(t testing.TB, env map[string]string) (redis.UniversalClient, projections.Keys) {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb, prefix := redis.NewClient(opts), env["REDIS_KEY_PREFIX"]
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		_ = rdb.Close()
+	})
+	return rdb, projections.Keys{Prefix: prefix}
+}
