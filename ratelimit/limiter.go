@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,9 @@ type Limiter struct {
 	rdb redis.UniversalClient
 	cfg Config
 	brk *breaker
+	// leases hold tokens reserved in advance for high limits.
+	leases *leases
+	calls  atomic.Int64 // script calls sent to Redis
 	// direct: the client honours context deadlines itself, so calls need no
 	// goroutine of their own.
 	direct bool
@@ -39,7 +43,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 		return nil, errors.New("rate limiter: a Redis client is required")
 	}
 	cfg = cfg.withDefaults()
-	l := &Limiter{rdb: rdb, cfg: cfg}
+	l := &Limiter{rdb: rdb, cfg: cfg, leases: newLeases()}
 	switch c := rdb.(type) {
 	case *redis.Client:
 		l.direct = c.Options().ContextTimeoutEnabled
@@ -62,10 +66,39 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	if lim.Unlimited() {
 		return Decision{Allowed: true}, nil
 	}
+	now := l.cfg.Now()
+	if left, ok := l.leases.take(key, lim, now); ok {
+		return Decision{Allowed: true, Limit: lim, Remaining: left}, nil
+	}
+	if wait, ok := l.leases.refused(key, lim, now); ok {
+		// Refused by Redis moments ago: no token exists before then for anyone.
+		return Decision{Limit: lim, RetryAfter: wait}, nil
+	}
 	if !l.brk.allow() {
 		return l.unavailable(lim, errSkipped)
 	}
-	reply, err := l.run(ctx, key, lim)
+	if n := lim.leaseSize(); n > 1 {
+		// Take a lease's worth in one call and spend the rest locally.
+		d, err := l.check(ctx, key, lim, n)
+		if err != nil || d.Unchecked {
+			return d, err
+		}
+		if d.Allowed {
+			l.leases.grant(key, lim, n-1, l.cfg.Now())
+			return d, nil
+		}
+		// Near the limit a whole lease does not fit: ask for one token.
+	}
+	d, err := l.check(ctx, key, lim, 1)
+	if err == nil && !d.Allowed && !d.Unchecked {
+		l.leases.refuse(key, lim, now.Add(d.RetryAfter))
+	}
+	return d, err
+}
+
+// check runs the script for cost tokens and records the outcome in the breaker.
+func (l *Limiter) check(ctx context.Context, key string, lim Limit, cost int) (Decision, error) {
+	reply, err := l.run(ctx, key, lim, cost)
 	if err != nil {
 		if ctx.Err() != nil {
 			l.brk.abandon()
@@ -86,11 +119,12 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 // run calls the script under the per-call timeout. Unless the client honours
 // context deadlines itself, the call runs in a goroutine of its own so the
 // timeout holds anyway (the goroutine ends at the client's read timeout).
-func (l *Limiter) run(ctx context.Context, key string, lim Limit) (any, error) {
+func (l *Limiter) run(ctx context.Context, key string, lim Limit, cost int) (any, error) {
+	l.calls.Add(1)
 	cctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
 	call := func() (any, error) {
-		return gcra.Run(cctx, l.rdb, []string{l.cfg.Prefix + key}, args(lim)...).Result()
+		return gcra.Run(cctx, l.rdb, []string{l.cfg.Prefix + key}, args(lim, cost)...).Result()
 	}
 	if l.direct {
 		return call()
@@ -135,6 +169,9 @@ func (l *Limiter) RoleLimit(role string) Limit {
 	}
 	return l.cfg.KeyLimit
 }
+
+// RedisCalls returns how many checks were sent to Redis so far.
+func (l *Limiter) RedisCalls() int64 { return l.calls.Load() }
 
 // Degraded reports whether the Limiter is skipping Redis after repeated
 // failures (for health reports and metrics).

@@ -8,8 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gcra checks and takes one request's token from the bucket KEYS[1]; ARGV[1]
-// is the emission interval in microseconds, ARGV[2] the burst. The key holds
+// gcra checks and takes ARGV[3] (default 1) requests' tokens from the bucket
+// KEYS[1]; ARGV[1] is the emission interval in microseconds, ARGV[2] the burst. The key holds
 // the theoretical arrival time (TAT): when the bucket is empty of debt it is
 // at or before now, each request pushes it one interval later, and a request
 // passes while the new TAT stays within burst intervals of now. It returns
@@ -22,12 +22,13 @@ var gcra = redis.NewScript(`
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3] or '1')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '')
 if tat == nil or tat < now then tat = now end
 local tolerance = interval * burst
-local newTat = tat + interval
+local newTat = tat + interval * cost
 local allowAt = newTat - tolerance
 if now < allowAt then
   return {0, math.ceil(allowAt - now), 0, math.ceil(tat - now)}
@@ -60,7 +61,7 @@ func parse(reply any, l Limit) (Decision, error) {
 	}, nil
 }
 
-// args are the script's arguments for a limit.
-func args(l Limit) []any {
-	return []any{strconv.FormatFloat(l.interval(), 'f', 3, 64), l.burst()}
+// args are the script's arguments for taking cost tokens under a limit.
+func args(l Limit, cost int) []any {
+	return []any{strconv.FormatFloat(l.interval(), 'f', 3, 64), l.burst(), cost}
 }

@@ -1,0 +1,89 @@
+package ratelimit
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A high limit is served from leases: one Redis call per lease.
+func TestLeasesCutRedisCalls(t *testing.T) {
+	l, _, _ := newLimiter(t, Config{})
+	lim := Limit{PerSecond: 50000, Burst: 5000} // lease size 500
+	for i := 0; i < 1200; i++ {
+		if d := mustAllow(t, l, "ratelimit:key:busy", lim); !d.Allowed {
+			t.Fatalf("request %d refused under a limit it cannot reach", i)
+		}
+	}
+	if n := l.RedisCalls(); n > 3 {
+		t.Fatalf("%d Redis calls for 1200 requests: leases are not used", n)
+	}
+}
+
+// Under overload, leases never let more through than the burst, what
+// refilled and one lease per replica; refusals are remembered until their
+// Retry-After instead of asking Redis again.
+func TestLeasesKeepTheLimit(t *testing.T) {
+	first, rdb, prefix := newLimiter(t, Config{})
+	second, err := New(rdb, Config{Prefix: prefix}) // two replicas sharing the bucket
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limit{PerSecond: 1000, Burst: 300} // lease size 10
+	calls := []*Limiter{first, second}
+	ctx := context.Background()
+	allowed := 0
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, l := range calls {
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 150; i++ {
+					d, err := l.Allow(ctx, "ratelimit:key:lease", lim)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Allowed {
+						mu.Lock()
+						allowed++
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	// The burst passes, plus what refilled meanwhile, plus at most one lease
+	// per replica (the bucket is on Redis time; allow it 50 ms of skew).
+	refilled := int((time.Since(start) + 50*time.Millisecond).Seconds() * float64(lim.PerSecond))
+	if max := lim.Burst + 2*lim.leaseSize() + refilled; allowed < lim.Burst || allowed > max {
+		t.Fatalf("allowed %d of 1200 under burst %d (at most %d)", allowed, lim.Burst, max)
+	}
+	if n := first.RedisCalls() + second.RedisCalls(); n > 1200/2 {
+		t.Fatalf("%d Redis calls for 1200 requests: refusals are not remembered", n)
+	}
+	raw, err := rdb.Get(ctx, prefix+"ratelimit:key:lease").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strconv.ParseInt(raw, 10, 64); err != nil {
+		t.Fatalf("bucket value %q", raw)
+	}
+}
+
+func TestLeaseSize(t *testing.T) {
+	for _, c := range []struct {
+		l    Limit
+		want int
+	}{{Limit{100, 200}, 1}, {Limit{20000, 40000}, 200}, {Limit{10000, 50}, 50}, {Limit{199, 400}, 1}, {Limit{1000, 300}, 10}} {
+		if got := c.l.leaseSize(); got != c.want {
+			t.Fatalf("leaseSize(%+v) = %d, want %d", c.l, got, c.want)
+		}
+	}
+}
