@@ -57,8 +57,17 @@ func (ls *leases) take(key string, l Limit, now time.Time) (int, bool) {
 	return le.tokens, true
 }
 
-// grant records n tokens reserved for key (replacing any older lease).
+// grant adds n tokens reserved for key to its live lease (concurrent
+// requests that all missed each reserve one; none of it is thrown away).
 func (ls *leases) grant(key string, l Limit, n int, now time.Time) {
+	ls.mu.Lock()
+	if le := ls.m[key]; le != nil && le.limit == l && now.Before(le.expires) {
+		le.tokens += n
+		le.expires = now.Add(leaseLifetime)
+		ls.mu.Unlock()
+		return
+	}
+	ls.mu.Unlock()
 	ls.put(key, &lease{limit: l, tokens: n, expires: now.Add(leaseLifetime)})
 }
 
