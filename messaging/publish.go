@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +24,12 @@ type outgoing struct {
 // up, before it breaks the connection under any that are blocked writing.
 const stuckGrace = time.Second
 
-// publishAll publishes the batch over lanes, one per tenant partition. A lane
-// publishes its events in batch order and waits for each confirm before the
-// next, so a tenant's events reach the exchange in commit order even when the
-// broker refuses one; lanes run concurrently, which keeps up to InFlight
+// publishAll publishes the batch over up to InFlight lanes. The batch is
+// grouped by tenant; each lane takes the next tenant's group, publishes its
+// events in batch order and waits for each confirm before the next, so a
+// tenant's events reach the exchange in commit order even when the broker
+// refuses one. Lanes take groups as they free up, so a few large tenants do
+// not leave the others' lanes idle, and together they keep up to InFlight
 // confirms outstanding. It returns the first failure, after every lane
 // stopped, or a timeout when PublishTimeout passes with no confirm at all.
 func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) error {
@@ -39,15 +40,24 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 	progress.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
 	var failed atomic.Bool
-	for i, lane := range partition(msgs, r.cfg.InFlight) {
-		if len(lane) == 0 {
-			continue
-		}
+	groups := byTenant(msgs)
+	next := make(chan []int, len(groups))
+	for _, g := range groups {
+		next <- g
+	}
+	close(next)
+	for i := range min(r.cfg.InFlight, len(groups)) {
 		ch := s.chans[i%len(s.chans)]
 		wg.Go(func() {
-			if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, lane, &progress); err != nil {
-				failed.Store(true)
-				cancel(err)
+			for group := range next {
+				if ctx.Err() != nil {
+					return
+				}
+				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress); err != nil {
+					failed.Store(true)
+					cancel(err)
+					return
+				}
 			}
 		})
 	}
@@ -119,17 +129,21 @@ func laneErr(ctx context.Context, s *session, ch *amqp.Channel, m outgoing, err 
 	return fmt.Errorf("event %s at position %d (%s): %w", m.event.EventID, m.event.Position, m.event.Type, err)
 }
 
-// partition splits the batch indices into n lanes by tenant, keeping batch
-// order within each lane.
-func partition(msgs []outgoing, n int) [][]int {
-	lanes := make([][]int, n)
+// byTenant groups the batch indices by tenant, keeping batch order within
+// each group, with groups in order of their first event.
+func byTenant(msgs []outgoing) [][]int {
+	at := map[domain.TenantID]int{}
+	var groups [][]int
 	for i, m := range msgs {
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(m.event.TenantID))
-		lane := int(h.Sum32() % uint32(n))
-		lanes[lane] = append(lanes[lane], i)
+		g, ok := at[m.event.TenantID]
+		if !ok {
+			g = len(groups)
+			at[m.event.TenantID] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
 	}
-	return lanes
+	return groups
 }
 
 // wait reports whether done closed within d.
