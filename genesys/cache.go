@@ -49,12 +49,15 @@ func (c Credentials) fingerprint() string {
 // cacheEntry is the JSON value under token:genesys:{tenantId}: either a
 // sealed token or a failure, both for one credentials fingerprint.
 type cacheEntry struct {
-	V           int          `json:"v"`
-	Fingerprint string       `json:"fp"`
-	Sealed      string       `json:"token,omitempty"` // Sealer output; never the plaintext
-	TokenType   string       `json:"tokenType,omitempty"`
-	ExpiresAt   int64        `json:"expiresAt,omitempty"`  // Unix ms: the token's own expiry
-	FreshUntil  int64        `json:"freshUntil,omitempty"` // Unix ms: serve it until then
+	V           int    `json:"v"`
+	Fingerprint string `json:"fp"`
+	Sealed      string `json:"token,omitempty"` // Sealer output; never the plaintext
+	TokenType   string `json:"tokenType,omitempty"`
+	ExpiresAt   int64  `json:"expiresAt,omitempty"`  // Unix ms: the token's own expiry
+	FreshUntil  int64  `json:"freshUntil,omitempty"` // Unix ms: serve it until then
+	// FetchedAt (Unix ms) lets the Redis read model drop only tokens fetched
+	// before a credentials rotation, not one fetched with the new credentials.
+	FetchedAt   int64        `json:"fetchedAt,omitempty"`
 	Failure     *cachedError `json:"failure,omitempty"`
 	FailedUntil int64        `json:"failedUntil,omitempty"` // Unix ms
 }

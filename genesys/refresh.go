@@ -162,7 +162,7 @@ func (p *Provider) fetch(ctx context.Context, creds Credentials, fp string, stor
 			return tok, nil
 		}
 		p.store(ctx, creds.TenantID, cacheEntry{V: entryVersion, Fingerprint: fp, Sealed: sealed, TokenType: tok.TokenType,
-			ExpiresAt: expiresAt.UnixMilli(), FreshUntil: now.Add(fresh).UnixMilli()}, fresh)
+			ExpiresAt: expiresAt.UnixMilli(), FreshUntil: now.Add(fresh).UnixMilli(), FetchedAt: now.UnixMilli()}, fresh)
 	}
 	return tok, nil
 }

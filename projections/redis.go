@@ -205,8 +205,10 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 			deleteIfOwnerScript.Eval(ctx, pipe, []string{p.keys.Integration(in)}, string(id))
 		}
 	}
-	if b.genesysTokenStale[id] {
-		pipe.Del(ctx, p.keys.GenesysToken(id))
+	if at, ok := b.genesysRotatedAt[id]; ok {
+		// Only a token fetched before the rotation is stale; one fetched
+		// with the new credentials since then stays.
+		deleteTokenFetchedBeforeScript.Eval(ctx, pipe, []string{p.keys.GenesysToken(id)}, at.UnixMilli())
 	}
 	if b.whatsAppTokenStale[id] {
 		// Written, not deleted, so a reader's refill from an older read

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -17,13 +18,15 @@ type batchPlan struct {
 	ids                []domain.TenantID // distinct, in order of first event
 	phones             map[domain.TenantID][]string
 	integrations       map[domain.TenantID][]string
-	genesysTokenStale  map[domain.TenantID]bool
 	whatsAppTokenStale map[domain.TenantID]bool
+	// genesysRotatedAt is the time of the tenant's last credentials rotation
+	// in the batch: cached Genesys tokens fetched before it are dropped.
+	genesysRotatedAt map[domain.TenantID]time.Time
 }
 
 func planBatch(events []domain.StoredEvent) batchPlan {
 	b := batchPlan{phones: map[domain.TenantID][]string{}, integrations: map[domain.TenantID][]string{},
-		genesysTokenStale: map[domain.TenantID]bool{}, whatsAppTokenStale: map[domain.TenantID]bool{}}
+		whatsAppTokenStale: map[domain.TenantID]bool{}, genesysRotatedAt: map[domain.TenantID]time.Time{}}
 	seen := map[domain.TenantID]bool{}
 	for _, se := range events {
 		id := se.TenantID
@@ -47,8 +50,8 @@ func planBatch(events []domain.StoredEvent) batchPlan {
 			case domain.GenesysIntegrationLinked:
 				b.integrations[id] = appendUnique(b.integrations[id], e.IntegrationID)
 			}
-		case domain.EventCredentialsRotated, domain.EventGenesysCredentialsSet:
-			b.genesysTokenStale[id] = true
+		case domain.EventCredentialsRotated:
+			b.genesysRotatedAt[id] = se.OccurredAt
 		case domain.EventWhatsAppTokenStored:
 			b.whatsAppTokenStale[id] = true
 		}

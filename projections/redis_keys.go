@@ -102,3 +102,15 @@ if ok and type(obj) == 'table' and obj.tenantId == ARGV[1] then
   return 1
 end
 return 0`)
+
+// deleteTokenFetchedBeforeScript deletes a cached Genesys token unless it
+// says it was fetched at or after ARGV[1] (Unix ms). KEYS[1] key.
+var deleteTokenFetchedBeforeScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local ok, obj = pcall(cjson.decode, cur)
+if ok and type(obj) == 'table' and tonumber(obj.fetchedAt) and tonumber(obj.fetchedAt) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1`)

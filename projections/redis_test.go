@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,8 +111,8 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 		t.Fatalf("tenant context should describe the first number: %+v", c.WhatsApp)
 	}
 
-	// Cached tokens: a rotation drops the Genesys one only.
-	f.rdb.Set(ctx, f.keys.GenesysToken(a), "cached", 0)
+	// Cached tokens: a rotation drops the Genesys one fetched before it only.
+	f.rdb.Set(ctx, f.keys.GenesysToken(a), `{"fetchedAt":1}`, 0)
 	f.rdb.Set(ctx, f.keys.WhatsAppToken(a), "cached", 0)
 	st = f.exec(a, func(t *domain.Tenant) error {
 		return t.SetGenesysCredentials("client-2", "mypurecloud.de", secret("s3cret-two"))
@@ -119,6 +120,19 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	eventually(t, wait, "rotation projected", func() bool { return f.pointsAt(f.keys.Tenant(a), a, st.Version) })
 	if f.exists(f.keys.GenesysToken(a)) || !f.exists(f.keys.WhatsAppToken(a)) {
 		t.Fatal("after CredentialsRotated token:genesys must be gone and token:whatsapp kept")
+	}
+	// A token fetched with the new credentials survives the rotation's projection.
+	rot := f.create("Bravo")
+	f.rdb.Set(ctx, f.keys.GenesysToken(rot), fmt.Sprintf(`{"fetchedAt":%d}`, time.Now().Add(time.Hour).UnixMilli()), 0)
+	stRot := f.exec(rot, func(t *domain.Tenant) error {
+		if err := t.SetGenesysCredentials("b-1", "mypurecloud.de", secret("b-secret-one")); err != nil {
+			return err
+		}
+		return t.SetGenesysCredentials("b-2", "mypurecloud.de", secret("b-secret-two"))
+	})
+	eventually(t, wait, "rotation of Bravo projected", func() bool { return f.pointsAt(f.keys.Tenant(rot), rot, stRot.Version) })
+	if !f.exists(f.keys.GenesysToken(rot)) {
+		t.Fatal("a token fetched after the rotation was dropped")
 	}
 
 	// Unlink a number, replace the integration, suspend.
