@@ -36,34 +36,20 @@ type credentialsRequest struct {
 // putCredentials stores Genesys OAuth client credentials: GenesysCredentialsSet
 // the first time, CredentialsRotated afterwards.
 func (s *Server) putCredentials(c *gin.Context) {
-	id, ok := s.tenantID(c)
-	if !ok {
-		return
-	}
 	var req credentialsRequest
-	raw, ok := s.readJSON(c, &req)
+	id, opts, ok := s.secretWrite(c, &req, func() error {
+		return domain.ValidateGenesysCredentials(req.ClientID, req.ClientSecret, req.Region)
+	})
 	if !ok {
 		return
 	}
-	if err := domain.ValidateGenesysCredentials(req.ClientID, req.ClientSecret, req.Region); err != nil {
-		s.fail(c, err)
-		return
-	}
-	opts, ok := s.writeOptions(c, raw)
+	secret, ok := s.sealOptional(c, id, domain.FieldGenesysClientSecret, req.ClientSecret)
 	if !ok {
-		return
-	}
-	if !s.writableTenant(c, id) {
 		return
 	}
 	ctx := c.Request.Context()
-	secret, err := s.deps.Vault.SealRef(ctx, id, domain.FieldGenesysClientSecret, req.ClientSecret)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error {
-		return t.SetGenesysCredentials(req.ClientID, req.Region, secret)
+		return t.SetGenesysCredentials(req.ClientID, req.Region, *secret)
 	})
 	if err != nil {
 		s.fail(c, err)
@@ -75,6 +61,43 @@ func (s *Server) putCredentials(c *gin.Context) {
 	}
 	c.Header("ETag", etag(res.State.Version))
 	c.JSON(http.StatusOK, credentialsView(res.State))
+}
+
+// secretWrite is the shared start of the routes that store a secret: the
+// tenant id, the strictly decoded body (into req), its validation, the
+// write options, and a tenant that can take secrets — all before anything is
+// sealed, so bad input creates no data key.
+func (s *Server) secretWrite(c *gin.Context, req any, validate func() error) (domain.TenantID, WriteOptions, bool) {
+	id, ok := s.tenantID(c)
+	if !ok {
+		return "", WriteOptions{}, false
+	}
+	raw, ok := s.readJSON(c, req)
+	if !ok {
+		return "", WriteOptions{}, false
+	}
+	if err := validate(); err != nil {
+		s.fail(c, err)
+		return "", WriteOptions{}, false
+	}
+	opts, ok := s.writeOptions(c, raw)
+	if !ok || !s.writableTenant(c, id) {
+		return "", WriteOptions{}, false
+	}
+	return id, opts, true
+}
+
+// sealOptional seals plaintext for the field unless it is empty.
+func (s *Server) sealOptional(c *gin.Context, id domain.TenantID, field, plaintext string) (*domain.SecretRef, bool) {
+	if plaintext == "" {
+		return nil, true
+	}
+	ref, err := s.deps.Vault.SealRef(c.Request.Context(), id, field, plaintext)
+	if err != nil {
+		s.fail(c, err)
+		return nil, false
+	}
+	return &ref, true
 }
 
 // writableTenant answers 404/422 before secrets are sealed for a tenant that
@@ -262,48 +285,25 @@ func genesysError(err error) error {
 }
 
 type integrationRequest struct {
-	IntegrationID string  `json:"integrationId"`
-	WebhookSecret *string `json:"webhookSecret"`
+	IntegrationID string `json:"integrationId"`
+	WebhookSecret string `json:"webhookSecret"` // optional; absent or empty: none
 }
 
 // putIntegration links the Open Messaging integration (and its webhook
 // secret); the id is unique across live tenants.
 func (s *Server) putIntegration(c *gin.Context) {
-	id, ok := s.tenantID(c)
-	if !ok {
-		return
-	}
 	var req integrationRequest
-	raw, ok := s.readJSON(c, &req)
+	id, opts, ok := s.secretWrite(c, &req, func() error {
+		return domain.ValidateIntegration(req.IntegrationID, req.WebhookSecret)
+	})
 	if !ok {
 		return
 	}
-	secret := ""
-	if req.WebhookSecret != nil {
-		secret = *req.WebhookSecret
-	}
-	if err := domain.ValidateIntegration(req.IntegrationID, secret); err != nil {
-		s.fail(c, err)
-		return
-	}
-	opts, ok := s.writeOptions(c, raw)
+	ref, ok := s.sealOptional(c, id, domain.FieldGenesysWebhookSecret, req.WebhookSecret)
 	if !ok {
 		return
 	}
-	if !s.writableTenant(c, id) {
-		return
-	}
-	ctx := c.Request.Context()
-	var ref *domain.SecretRef
-	if secret != "" {
-		sealed, err := s.deps.Vault.SealRef(ctx, id, domain.FieldGenesysWebhookSecret, secret)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		ref = &sealed
-	}
-	res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error {
+	res, err := s.deps.Writer.Execute(c.Request.Context(), id, opts, func(t *domain.Tenant) error {
 		return t.LinkGenesysIntegration(req.IntegrationID, ref)
 	})
 	if err != nil {

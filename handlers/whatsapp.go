@@ -14,52 +14,34 @@ type linkRequest struct {
 	WABAID             string  `json:"wabaId"`
 	PhoneNumberID      string  `json:"phoneNumberId"`
 	DisplayPhoneNumber string  `json:"displayPhoneNumber"`
-	AccessToken        *string `json:"accessToken"`
+	AccessToken        *string `json:"accessToken"` // optional, but not empty when given
 }
 
 // linkWhatsApp links a WABA phone number by hand (WABALinked), and stores its
 // access token when one is given (WhatsAppTokenStored), in one append.
 func (s *Server) linkWhatsApp(c *gin.Context) {
-	id, ok := s.tenantID(c)
-	if !ok {
-		return
-	}
 	var req linkRequest
-	raw, ok := s.readJSON(c, &req)
-	if !ok {
-		return
-	}
-	if req.AccessToken != nil {
-		if err := domain.ValidateWhatsAppToken("accessToken", *req.AccessToken); err != nil {
-			s.fail(c, err)
-			return
+	var link domain.WABALinked
+	id, opts, ok := s.secretWrite(c, &req, func() error {
+		if req.AccessToken != nil {
+			if err := domain.ValidateWhatsAppToken("accessToken", *req.AccessToken); err != nil {
+				return err
+			}
 		}
-	}
-	link := domain.WABALinked{WABAID: req.WABAID, PhoneNumberID: req.PhoneNumberID,
-		DisplayPhoneNumber: req.DisplayPhoneNumber, Source: "manual"}
-	// Validate the ids before anything is sealed.
-	if err := domain.ValidateLink(link); err != nil {
-		s.fail(c, err)
-		return
-	}
-	opts, ok := s.writeOptions(c, raw)
+		link = domain.WABALinked{WABAID: req.WABAID, PhoneNumberID: req.PhoneNumberID,
+			DisplayPhoneNumber: req.DisplayPhoneNumber, Source: "manual"}
+		return domain.ValidateLink(link)
+	})
 	if !ok {
 		return
 	}
-	if !s.writableTenant(c, id) {
-		return
-	}
-	ctx := c.Request.Context()
 	var token *domain.SecretRef
 	if req.AccessToken != nil {
-		ref, err := s.deps.Vault.SealRef(ctx, id, domain.FieldWhatsAppAccessToken, *req.AccessToken)
-		if err != nil {
-			s.fail(c, err)
+		if token, ok = s.sealOptional(c, id, domain.FieldWhatsAppAccessToken, *req.AccessToken); !ok {
 			return
 		}
-		token = &ref
 	}
-	res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error {
+	res, err := s.deps.Writer.Execute(c.Request.Context(), id, opts, func(t *domain.Tenant) error {
 		if err := t.LinkWABA(link); err != nil {
 			return err
 		}
