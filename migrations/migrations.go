@@ -2,9 +2,12 @@ package migrations
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,4 +51,26 @@ func up(ctx context.Context, db *sql.DB, log *slog.Logger) (int64, error) {
 		return 0, fmt.Errorf("migrations: read version: %w", err)
 	}
 	return v, nil
+}
+
+// Checksum returns a hex SHA-256 over every embedded migration's name and
+// content: it changes whenever the schema does.
+func Checksum() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(files, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := files.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		h.Write([]byte(path + "\n"))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("migrations: checksum: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -124,34 +124,62 @@ var (
 	templateErr  error
 )
 
-// migratedTemplate creates, once per test binary, a migrated template
-// database that every test database is copied from.
+// migratedTemplate returns the migrated template database every test
+// database is copied from. Its name carries a hash of the migrations, so test
+// binaries (and later runs) share one template per schema instead of leaving
+// one behind each; an advisory lock makes concurrent binaries build it once.
 func migratedTemplate(t testing.TB, admin string) string {
 	templateOnce.Do(func() {
-		ctx := context.Background()
-		templateName = Name("ts_tmpl_")
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			templateErr = err
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+templateName); err != nil {
-			templateErr = err
-			return
-		}
-		pool, err := pgxpool.New(ctx, WithDatabase(admin, templateName))
-		if err != nil {
-			templateErr = err
-			return
-		}
-		_, templateErr = migrations.Up(ctx, pool, nil)
-		pool.Close()
+		templateName, templateErr = ensureTemplate(context.Background(), admin)
 	})
 	if templateErr != nil {
 		t.Fatalf("prepare template database: %v", templateErr)
 	}
 	return templateName
+}
+
+func ensureTemplate(ctx context.Context, admin string) (string, error) {
+	sum, err := migrations.Checksum()
+	if err != nil {
+		return "", err
+	}
+	name := "ts_tmpl_" + sum[:16]
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('tenant-service test template'))`); err != nil {
+		return "", err
+	}
+	defer conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtext('tenant-service test template'))`)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	// Build under a scratch name and rename when complete, so a template that
+	// exists is always fully migrated.
+	scratch := Name("ts_build_")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+scratch); err != nil {
+		return "", err
+	}
+	pool, err := pgxpool.New(ctx, WithDatabase(admin, scratch))
+	if err != nil {
+		return "", err
+	}
+	_, err = migrations.Up(ctx, pool, nil)
+	pool.Close()
+	if err == nil {
+		_, err = conn.Exec(ctx, "ALTER DATABASE "+scratch+" RENAME TO "+name)
+	}
+	if err != nil {
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+scratch+" WITH (FORCE)")
+		return "", err
+	}
+	return name, nil
 }
 
 // WithDatabase returns the URL with its database name replaced.
