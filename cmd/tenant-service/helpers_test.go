@@ -38,7 +38,7 @@ func testEnv(t testing.TB) map[string]string {
 		"DATABASE_URL":     testenv.NewDatabase(t),
 		"REDIS_URL":        testenv.RedisURL(t),
 		"AMQP_URL":         testenv.AMQPURL(t),
-		"REDIS_KEY_PREFIX": testenv.Name("t") + ":",
+		"REDIS_KEY_PREFIX": testenv.RedisPrefix(t, "t"),
 		"API_KEYS":         "admin:" + adminKey + ",service:" + serviceKey + ",auditor:" + auditorKey,
 		"DEV_STATE_DIR":    t.TempDir(),
 	}

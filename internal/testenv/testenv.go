@@ -243,19 +243,41 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 // own; the prefix's keys are deleted at cleanup.
 func NewRedis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
+	prefix := RedisPrefix(t, "test:")
 	opts, err := redis.ParseURL(RedisURL(t))
 	if err != nil {
 		t.Fatalf("parse redis url: %v", err)
 	}
 	client := redis.NewClient(opts)
-	prefix := Name("test:") + ":"
+	t.Cleanup(func() { client.Close() })
+	return client, prefix
+}
+
+// RedisPrefix returns a key prefix of the test's own (starting with start)
+// whose keys are deleted when the test ends, after anything registered
+// later (such as an app using it) has stopped.
+func RedisPrefix(t testing.TB, start string) string {
+	t.Helper()
+	prefix := Name(start) + ":"
+	opts, err := redis.ParseURL(RedisURL(t))
+	if err != nil {
+		t.Fatalf("parse redis url: %v", err)
+	}
 	t.Cleanup(func() {
+		client := redis.NewClient(opts)
+		defer client.Close()
 		ctx := context.Background()
 		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		var keys []string
 		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
+			if keys = append(keys, iter.Val()); len(keys) == 500 {
+				client.Unlink(ctx, keys...)
+				keys = keys[:0]
+			}
 		}
-		client.Close()
+		if len(keys) > 0 {
+			client.Unlink(ctx, keys...)
+		}
 	})
-	return client, prefix
+	return prefix
 }
