@@ -1,6 +1,20 @@
-// Package projections builds the read models from events: the PostgreSQL
-// tenants table and lookup claims (written inline, in the append's
-// transaction), and the asynchronous projectors with their checkpoints.
-// It declares the event-source interfaces it needs and does not import the
-// event store.
+// Package projections builds the read models from events.
+//
+//   - Tenants is the PostgreSQL read model: the tenants table, the
+//     phone-number and integration claims (whose primary keys make a value
+//     belong to one live tenant) and snapshots. The event store writes it in
+//     the append's transaction (it is an eventstore.InlineProjection), so it is
+//     never behind; RebuildTenants recomputes it from the streams while the
+//     service serves.
+//   - Runner runs asynchronous projectors (Projector: a name and Handle) with
+//     a checkpoint each in es_checkpoints: one replica at a time under a
+//     PostgreSQL advisory lock, catching up from the checkpoint, then following
+//     NOTIFY wake-ups with a slow poll; the checkpoint moves only after Handle
+//     succeeded. Status and Rebuild serve the operator commands.
+//   - RedisTenants is the Redis read model (tenant contexts and lookup keys,
+//     version-guarded), and Resolver reads it for the handlers: Redis first,
+//     PostgreSQL on a miss or while Redis is down.
+//
+// It declares the event-source interfaces it needs (Source, Waker) and does
+// not import the event store.
 package projections
