@@ -194,18 +194,29 @@ func (s *Server) liveGenesys(c *gin.Context) (domain.State, bool) {
 	return st, s.allowTenant(c, st)
 }
 
-func (s *Server) getCredentialsSecret(c *gin.Context) {
+// clientSecret loads a tenant that can hand out Genesys secrets and opens
+// its client secret.
+func (s *Server) clientSecret(c *gin.Context) (domain.State, string, bool) {
 	st, ok := s.liveGenesys(c)
+	if !ok {
+		return st, "", false
+	}
+	secret, err := s.deps.Vault.OpenRef(c.Request.Context(), st.TenantID, domain.FieldGenesysClientSecret, *st.Genesys.ClientSecret)
+	if err != nil {
+		s.fail(c, err)
+		return st, "", false
+	}
+	return st, secret, true
+}
+
+func (s *Server) getCredentialsSecret(c *gin.Context) {
+	st, secret, ok := s.clientSecret(c)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	g := st.Genesys
-	secret, err := s.deps.Vault.OpenRef(ctx, st.TenantID, domain.FieldGenesysClientSecret, *g.ClientSecret)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
+	var err error
 	out := SecretCredentials{TenantID: st.TenantID, ClientID: g.ClientID, ClientSecret: secret, Region: g.Region,
 		IntegrationID: g.IntegrationID, Status: st.Status, Version: st.Version}
 	if g.WebhookSecret != nil {
@@ -228,17 +239,12 @@ type TokenResponse struct {
 }
 
 func (s *Server) getGenesysToken(c *gin.Context) {
-	st, ok := s.liveGenesys(c)
+	st, secret, ok := s.clientSecret(c)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	g := st.Genesys
-	secret, err := s.deps.Vault.OpenRef(ctx, st.TenantID, domain.FieldGenesysClientSecret, *g.ClientSecret)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
 	version := ""
 	if g.CredentialsUpdatedAt != nil {
 		version = strconv.FormatInt(g.CredentialsUpdatedAt.UnixNano(), 10)
