@@ -41,9 +41,13 @@ func (s *Server) tenantEvents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if len(events) == 0 && after == 0 {
-		s.fail(c, domain.ErrTenantNotFound)
-		return
+	if len(events) == 0 {
+		// Nothing to show: an unknown tenant is a 404, a filter that matches
+		// nothing an empty page.
+		if _, err := s.deps.Tenants.Get(ctx, id); err != nil {
+			s.fail(c, err)
+			return
+		}
 	}
 	next := ""
 	if len(events) == limit {

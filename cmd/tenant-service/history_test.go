@@ -58,6 +58,12 @@ func TestTimeTravel(t *testing.T) {
 			t.Fatalf("asOf after version %d: %d %s", version, r.status, r.body)
 		}
 	}
+	// A filter that matches nothing is an empty page, not a 404.
+	r = a.do("GET", "/api/tenants/"+id+"/events?type=WhatsAppAccountUpdated", auditorKey, "")
+	if items, _ := r.json(t)["items"].([]any); r.status != 200 || len(items) != 0 {
+		t.Fatalf("empty filter: %d %s", r.status, r.body)
+	}
+	expectProblem(t, a.do("GET", "/api/tenants/00000000-0000-4000-8000-00000000000f/events", auditorKey, ""), 404, "")
 	// Filters over history: by type, actor and time range.
 	r = a.do("GET", "/api/tenants/"+id+"/events?type=GenesysCredentialsSet,CredentialsRotated", auditorKey, "")
 	if items := r.json(t)["items"].([]any); len(items) != 2 {
