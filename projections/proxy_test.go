@@ -24,20 +24,6 @@ func newProxy(t testing.TB, target string) *tcpproxy.Proxy {
 	return p
 }
 
-// restore listens again after a Cut, retrying briefly in case the port is
-// still held.
-func restore(t testing.TB, p *tcpproxy.Proxy) {
-	t.Helper()
-	var err error
-	for range 50 {
-		if err = p.Restore(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("restore proxy: %v", err)
-}
-
 // proxiedRedis returns a proxy in front of the test Redis and a client on
 // it with short timeouts and no retries.
 func proxiedRedis(t testing.TB) (*tcpproxy.Proxy, redis.UniversalClient) {

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
 	"tenant-service/projections"
 )
@@ -197,7 +198,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 	if s := status(t, r, projections.RedisTenantsName); s.Position == f.head() {
 		t.Fatal("checkpoint advanced while Redis was unreachable")
 	}
-	restore(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 
 	eventually(t, 30*time.Second, "caught up after the outage", func() bool {
 		s := status(t, r, projections.RedisTenantsName)

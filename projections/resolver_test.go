@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/projections"
 )
 
@@ -147,7 +148,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 		projections.ResolverConfig{RedisTimeout: 50 * time.Millisecond, BreakerCooldown: 100 * time.Millisecond})
 	proxy.Cut()
 	proxy.Pause() // new connections are accepted but never answered
-	restore(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 	for range 5 {
 		if c, err := res.ByTenant(ctx, id); err != nil || c.TenantID != id {
 			t.Fatalf("with Redis hanging: %+v, %v", c, err)
@@ -155,7 +156,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	}
 	proxy.Cut()
 	proxy.Resume()
-	restore(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 	cached := projections.ContextFromState(st, "")
 	cached.Name = "from redis"
 	raw, _ := jsonMarshal(cached)

@@ -242,19 +242,6 @@ func proxyURL(t testing.TB, rawURL string) (*tcpproxy.Proxy, string) {
 	return p, u.String()
 }
 
-// restoreProxy listens again after a Cut, retrying briefly while the port is held.
-func restoreProxy(t testing.TB, p *tcpproxy.Proxy) {
-	t.Helper()
-	var err error
-	for range 50 {
-		if err = p.Restore(); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("restore proxy: %v", err)
-}
-
 // redisFor returns a client on the test Redis (not through any proxy) and
 // the key builder of env's prefix, whose keys are deleted at cleanup.
 func redisFor(t testing.TB, env map[string]string) (redis.UniversalClient, projections.Keys) {

@@ -10,6 +10,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -107,7 +108,7 @@ func BenchmarkRelayCatchUp(b *testing.B) {
 		_, before, _ := progress(b, pool, messaging.RelayName)
 		pileUp(b, store, tenants, perTenant)
 		seen := len(tap.deliveries())
-		restoreProxy(b, proxy)
+		tcpproxy.MustRestore(b, proxy)
 		restored := time.Now()
 		b.StartTimer()
 		for {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tenant-service/domain"
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -49,7 +50,7 @@ func TestRabbitMQOutageLosesNothing(t *testing.T) {
 			t.Fatalf("event at position %d delivered while the broker was cut off", pos)
 		}
 	}
-	restoreProxy(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 	for _, id := range ids[:2] {
 		if r := a.do("PATCH", "/api/tenants/"+id, adminKey, `{"name":"after"}`); r.status != 200 {
 			t.Fatalf("update after the outage: %d %s", r.status, r.body)
@@ -107,7 +108,7 @@ func TestRedisOutageKeysCatchUp(t *testing.T) {
 		}
 		return nil
 	})
-	restoreProxy(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 
 	eventually(t, 60*time.Second, func() error {
 		if cp, head, lastErr := progress(t, pool, projections.RedisTenantsName); cp != head || lastErr != "" {

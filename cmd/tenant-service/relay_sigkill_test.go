@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"tenant-service/internal/tcpproxy"
 	"tenant-service/messaging"
 )
 
@@ -228,7 +229,7 @@ func TestKillMidBurstLosesNothing(t *testing.T) {
 	}
 	t.Logf("killed after %d commands, %s into the burst, %d committed events unpublished",
 		done.Load(), time.Since(began).Round(time.Millisecond), head-cp)
-	restoreProxy(t, proxy)
+	tcpproxy.MustRestore(t, proxy)
 	runService(t, env, port)
 	t.Logf("restarted %s into the burst", time.Since(began).Round(time.Millisecond))
 	if err := <-failed; err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 )
 
 // Proxy forwards connections from a local address to a target address. Its
@@ -83,7 +84,8 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore listens again on the same address after Cut.
+// Restore listens again on the same address after Cut, retrying for up to a
+// second while the port is still held by the closed listener.
 func (p *Proxy) Restore() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -93,7 +95,14 @@ func (p *Proxy) Restore() error {
 	if p.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err != nil {
 		return fmt.Errorf("listen again on %s: %w", p.addr, err)
 	}
