@@ -138,19 +138,13 @@ func (p *canonParser) object(out []byte) ([]byte, error) {
 			return nil, err
 		}
 		members = append(members, canonMember{key, val})
-		p.skipSpace()
-		if p.pos >= len(p.in) {
-			return nil, errCanonEOF
+		done, err := p.separator('}')
+		if err != nil {
+			return nil, err
 		}
-		if p.in[p.pos] == ',' {
-			p.pos++
-			continue
+		if done {
+			break
 		}
-		if p.in[p.pos] != '}' {
-			return nil, fmt.Errorf("',' or '}' expected at byte %d", p.pos)
-		}
-		p.pos++
-		break
 	}
 	slices.SortFunc(members, func(a, b canonMember) int {
 		switch {
@@ -193,20 +187,32 @@ func (p *canonParser) array(out []byte) ([]byte, error) {
 		if out, err = p.value(out); err != nil {
 			return nil, err
 		}
-		p.skipSpace()
-		if p.pos >= len(p.in) {
-			return nil, errCanonEOF
+		done, err := p.separator(']')
+		if err != nil {
+			return nil, err
 		}
-		if p.in[p.pos] == ',' {
-			p.pos++
-			continue
+		if done {
+			return append(out, ']'), nil
 		}
-		if p.in[p.pos] != ']' {
-			return nil, fmt.Errorf("',' or ']' expected at byte %d", p.pos)
-		}
-		p.pos++
-		return append(out, ']'), nil
 	}
+}
+
+// separator consumes the ',' between members or the closing bracket, and
+// reports whether it was the closing one.
+func (p *canonParser) separator(closing byte) (bool, error) {
+	p.skipSpace()
+	if p.pos >= len(p.in) {
+		return false, errCanonEOF
+	}
+	switch p.in[p.pos] {
+	case ',':
+		p.pos++
+		return false, nil
+	case closing:
+		p.pos++
+		return true, nil
+	}
+	return false, fmt.Errorf("',' or '%c' expected at byte %d", closing, p.pos)
 }
 
 // str decodes a JSON string at p.pos.
