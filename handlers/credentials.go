@@ -179,6 +179,10 @@ func (s *Server) liveGenesys(c *gin.Context) (domain.State, bool) {
 	if !ok {
 		return domain.State{}, false
 	}
+	// Read from the tenants table, which is always current: any minPosition holds.
+	if _, ok := s.minPosition(c); !ok {
+		return domain.State{}, false
+	}
 	st, err := s.deps.Tenants.Get(c.Request.Context(), id)
 	switch {
 	case err != nil:

@@ -56,6 +56,21 @@ func (s *Server) nonNegative(c *gin.Context, name string) (int64, bool) {
 	return n, true
 }
 
+// minPosition parses ?minPosition=: the answer must reflect every event up
+// to that global position (a message's global_position header).
+func (s *Server) minPosition(c *gin.Context) (domain.Position, bool) {
+	raw := c.Query("minPosition")
+	if raw == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		s.invalid(c, "minPosition", "must be a whole number, 0 or more: the global_position of the event the answer must reflect")
+		return 0, false
+	}
+	return domain.Position(n), true
+}
+
 // ifMatch parses If-Match: a version as ETag ("3", W/"3" or 3). "*" or no
 // header means no expectation.
 func (s *Server) ifMatch(c *gin.Context) (*domain.Version, bool) {

@@ -10,10 +10,12 @@ import (
 )
 
 // Resolver answers "which tenant owns this id?" for platform services: Redis
-// first, PostgreSQL on a miss. The result is the tenant context, JSON-ready.
+// first, PostgreSQL on a miss. The result is the tenant context, JSON-ready,
+// reflecting at least the events up to the minimum position (0: none).
 type Resolver interface {
-	ByPhoneNumber(ctx context.Context, phoneNumberID string) (any, error)
-	ByIntegration(ctx context.Context, integrationID string) (any, error)
+	ByPhoneNumber(ctx context.Context, phoneNumberID string, min domain.Position) (any, error)
+	ByIntegration(ctx context.Context, integrationID string, min domain.Position) (any, error)
+	ByTenant(ctx context.Context, id domain.TenantID, min domain.Position) (any, error)
 }
 
 const maxLookupLen = 128
@@ -26,12 +28,22 @@ func (s *Server) resolveIntegration(c *gin.Context) {
 	s.resolve(c, c.Param("integrationId"), s.deps.Resolver.ByIntegration)
 }
 
-func (s *Server) resolve(c *gin.Context, id string, lookup func(context.Context, string) (any, error)) {
+func (s *Server) resolveTenant(c *gin.Context) {
+	s.resolve(c, c.Param("tenantId"), func(ctx context.Context, id string, min domain.Position) (any, error) {
+		return s.deps.Resolver.ByTenant(ctx, domain.TenantID(id), min)
+	})
+}
+
+func (s *Server) resolve(c *gin.Context, id string, lookup func(context.Context, string, domain.Position) (any, error)) {
+	min, ok := s.minPosition(c)
+	if !ok {
+		return
+	}
 	if id == "" || len(id) > maxLookupLen {
 		s.fail(c, domain.Errorf(domain.KindNotFound, "tenant-not-found", "no live tenant holds this id"))
 		return
 	}
-	tc, err := lookup(c.Request.Context(), id)
+	tc, err := lookup(c.Request.Context(), id, min)
 	if err != nil {
 		if domain.KindOf(err) == domain.KindNotFound {
 			err = domain.Errorf(domain.KindNotFound, "tenant-not-found", "no live tenant holds this id")

@@ -179,7 +179,9 @@ func (s *Server) routes() {
 	s.Route(http.MethodPost, "/api/tenants/:tenantId/suspend", nil, s.suspendTenant)
 	s.Route(http.MethodPost, "/api/tenants/:tenantId/reactivate", nil, s.reactivateTenant)
 	s.Route(http.MethodGet, "/api/tenants/:tenantId/events", read, s.tenantEvents)
-	s.Route(http.MethodGet, "/api/events", read, s.allEvents)
+	// The service role reads the feed too: a consuming service resyncs its
+	// cache from it after a broker outage (secrets are left out as everywhere).
+	s.Route(http.MethodGet, "/api/events", []Role{RoleAuditor, RoleService}, s.allEvents)
 
 	if s.deps.Vault != nil {
 		s.Route(http.MethodPut, "/api/tenants/:tenantId/genesys/credentials", nil, s.putCredentials)
@@ -199,6 +201,7 @@ func (s *Server) routes() {
 	if s.deps.Resolver != nil {
 		s.Route(http.MethodGet, "/api/resolve/whatsapp/:phoneNumberId", []Role{RoleService}, s.resolvePhone)
 		s.Route(http.MethodGet, "/api/resolve/genesys/:integrationId", []Role{RoleService}, s.resolveIntegration)
+		s.Route(http.MethodGet, "/api/resolve/tenant/:tenantId", []Role{RoleService}, s.resolveTenant)
 	}
 	if s.deps.Webhooks != nil {
 		r.GET("/api/whatsapp/webhook", s.verifyWebhook)

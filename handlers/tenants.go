@@ -90,6 +90,11 @@ func (s *Server) getTenant(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// The tenants table is written with the append, so it always reflects
+	// any minPosition; the parameter is only checked.
+	if _, ok := s.minPosition(c); !ok {
+		return
+	}
 	version, ok := s.nonNegative(c, "version")
 	if !ok {
 		return

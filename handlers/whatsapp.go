@@ -83,7 +83,7 @@ type WhatsAppTokenResponse struct {
 // WhatsAppTokens reads a tenant's sealed WhatsApp token: Redis first,
 // PostgreSQL on a miss.
 type WhatsAppTokens interface {
-	WhatsAppToken(ctx context.Context, id domain.TenantID) (domain.State, error)
+	WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (domain.State, error)
 }
 
 func (s *Server) getWhatsAppToken(c *gin.Context) {
@@ -91,8 +91,12 @@ func (s *Server) getWhatsAppToken(c *gin.Context) {
 	if !ok {
 		return
 	}
+	min, ok := s.minPosition(c)
+	if !ok {
+		return
+	}
 	ctx := c.Request.Context()
-	st, err := s.deps.WhatsAppTokens.WhatsAppToken(ctx, id)
+	st, err := s.deps.WhatsAppTokens.WhatsAppToken(ctx, id, min)
 	switch {
 	case err != nil:
 		s.fail(c, err)

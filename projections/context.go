@@ -13,15 +13,18 @@ import (
 // ciphertext. Its JSON field names are read by other services: renaming one
 // breaks them.
 type Context struct {
-	TenantID    domain.TenantID   `json:"tenantId"`
-	Name        string            `json:"name"`
-	ExternalRef string            `json:"externalRef,omitempty"`
-	Status      domain.Status     `json:"status"`
-	Version     domain.Version    `json:"version"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
-	WhatsApp    *WhatsAppContext  `json:"whatsapp,omitempty"`
-	Genesys     *GenesysContext   `json:"genesys,omitempty"`
-	RateLimit   *domain.RateLimit `json:"rateLimit,omitempty"`
+	TenantID    domain.TenantID `json:"tenantId"`
+	Name        string          `json:"name"`
+	ExternalRef string          `json:"externalRef,omitempty"`
+	Status      domain.Status   `json:"status"`
+	Version     domain.Version  `json:"version"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	// WhatsApp, Genesys and RateLimit are always present in the JSON, null
+	// when unset, so a consumer can read ctx.genesys?.region without first
+	// asking whether the key exists.
+	WhatsApp  *WhatsAppContext  `json:"whatsapp"`
+	Genesys   *GenesysContext   `json:"genesys"`
+	RateLimit *domain.RateLimit `json:"rateLimit"`
 }
 
 // WhatsAppContext is the tenant's WhatsApp Business Account and the phone

@@ -42,10 +42,16 @@ func (c RedisConfig) Validate() error {
 // (always at or past the batch), version-guarded, so replays, retries and
 // refills by the Resolver converge to the same keys.
 //
-// Redis may run without persistence. Every batch also writes the marker key
-// projection:redis.tenants:position; when the Runner finds it missing while
-// the checkpoint is above 0, Redis lost its data: Verify (or Handle) returns
-// ErrLost and the Runner resets the keys and replays from position 0.
+// Every batch also writes the model's applied position,
+// projection:redis.tenants:position (the last global position applied), and
+// the version it wrote of each tenant, projection:redis.tenants:versions.
+// Readers answer a minPosition from Redis only when the applied position
+// reaches it, and refills never write a tenant older than the projector did.
+// The applied position is also the data-loss marker: Redis may run without
+// persistence, be flushed, fail over to a lagging replica or be restored from
+// an older copy. When the Runner finds the marker missing or below its
+// checkpoint, Verify (or Handle) returns ErrLost and the Runner resets the
+// keys and replays from position 0.
 type RedisTenants struct {
 	rdb  redis.UniversalClient
 	pg   *Tenants
@@ -72,18 +78,35 @@ func NewRedisTenants(rdb redis.UniversalClient, pg *Tenants, cfg RedisConfig) (*
 // Name returns RedisTenantsName.
 func (p *RedisTenants) Name() string { return RedisTenantsName }
 
-// Verify returns ErrLost when the marker is gone although the checkpoint is
-// above 0: Redis restarted empty or the keys were flushed.
+// Verify returns ErrLost when the applied position is missing or below the
+// checkpoint: Redis restarted empty, was flushed, or was restored from (or
+// failed over to) an older copy.
 func (p *RedisTenants) Verify(ctx context.Context, checkpoint domain.Position) error {
 	if checkpoint == 0 {
 		return nil
 	}
-	n, err := p.rdb.Exists(ctx, p.keys.position(RedisTenantsName)).Result()
-	if err != nil {
+	raw, err := p.rdb.Get(ctx, p.keys.position(RedisTenantsName)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("verify redis read model: %w", err)
 	}
-	if n == 0 {
-		return fmt.Errorf("%w: redis has no %s marker at checkpoint %d", ErrLost, RedisTenantsName, checkpoint)
+	return checkApplied(raw, err == nil, checkpoint)
+}
+
+// checkApplied compares the marker's value with the checkpoint.
+func checkApplied(raw string, found bool, checkpoint domain.Position) error {
+	if checkpoint == 0 {
+		return nil
+	}
+	if !found {
+		return fmt.Errorf("%w: redis has no %s position at checkpoint %d", ErrLost, RedisTenantsName, checkpoint)
+	}
+	applied, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: redis holds an unreadable %s position %q", ErrLost, RedisTenantsName, raw)
+	}
+	if domain.Position(applied) < checkpoint {
+		return fmt.Errorf("%w: redis has applied position %d, below the checkpoint %d (restored from an older copy?)",
+			ErrLost, applied, checkpoint)
 	}
 	return nil
 }
@@ -112,6 +135,7 @@ func (p *RedisTenants) Handle(ctx context.Context, events []domain.StoredEvent) 
 			return err
 		}
 	}
+	// The position last: a reader that sees it sees every write before it.
 	last := events[len(events)-1].Position
 	pipe.Set(ctx, p.keys.position(RedisTenantsName), strconv.FormatInt(int64(last), 10), 0)
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -121,20 +145,20 @@ func (p *RedisTenants) Handle(ctx context.Context, events []domain.StoredEvent) 
 }
 
 // readOld returns the contexts Redis holds for the tenants now, and ErrLost
-// when the marker is gone while the batch is not the first.
+// when the applied position is missing or below the checkpoint.
 func (p *RedisTenants) readOld(ctx context.Context, ids []domain.TenantID, checkpoint domain.Position) (map[domain.TenantID]*Context, error) {
 	pipe := p.rdb.Pipeline()
-	marker := pipe.Exists(ctx, p.keys.position(RedisTenantsName))
+	marker := pipe.Get(ctx, p.keys.position(RedisTenantsName))
 	gets := make([]*redis.StringCmd, len(ids))
 	for i, id := range ids {
 		gets[i] = pipe.Get(ctx, p.keys.Tenant(id))
 	}
 	_, _ = pipe.Exec(ctx) // errors are checked per command: a missing key is redis.Nil
-	if err := marker.Err(); err != nil {
-		return nil, fmt.Errorf("redis projector: read marker: %w", err)
+	if err := marker.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis projector: read applied position: %w", err)
 	}
-	if checkpoint > 0 && marker.Val() == 0 {
-		return nil, fmt.Errorf("%w: redis has no %s marker at checkpoint %d", ErrLost, RedisTenantsName, checkpoint)
+	if err := checkApplied(marker.Val(), marker.Err() == nil, checkpoint); err != nil {
+		return nil, err
 	}
 	out := make(map[domain.TenantID]*Context, len(ids))
 	for i, get := range gets {
@@ -173,6 +197,9 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 	if st.Genesys != nil {
 		integrations = appendUnique(integrations, st.Genesys.IntegrationID)
 	}
+	// The tenant's version first: a refill that read an older version is
+	// refused from here on, even for a key this batch removes.
+	pipe.HSet(ctx, p.keys.versions(RedisTenantsName), string(id), int64(st.Version))
 	held := map[string]bool{}
 	if st.Status == domain.StatusDeleted {
 		for _, k := range []string{p.keys.Tenant(id), p.keys.GenesysToken(id), p.keys.WhatsAppToken(id)} {
@@ -226,7 +253,7 @@ func (p *RedisTenants) queueSet(ctx context.Context, pipe redis.Pipeliner, key s
 		return fmt.Errorf("redis projector: encode %s: %w", c.TenantID, err)
 	}
 	// Eval, not EvalSha: a Redis that restarted has forgotten loaded scripts.
-	setContextScript.Eval(ctx, pipe, []string{key}, string(c.TenantID), int64(c.Version), raw, "project", 0)
+	projectContextScript.Eval(ctx, pipe, []string{key}, string(c.TenantID), int64(c.Version), raw)
 	return nil
 }
 

@@ -62,9 +62,12 @@ func planBatch(events []domain.StoredEvent) batchPlan {
 // Reset deletes every tenant context and lookup key of the prefix, and the
 // marker, with SCAN and UNLINK in rounds of ResetBatch keys.
 func (p *RedisTenants) Reset(ctx context.Context) error {
-	// The marker goes first: a reset cut short then still reads as lost.
-	if err := p.rdb.Del(ctx, p.keys.position(RedisTenantsName)).Err(); err != nil {
-		return fmt.Errorf("reset redis read model: %w", err)
+	// The applied position goes first: a reset cut short then still reads as
+	// lost, and readers asking for a minPosition go to PostgreSQL meanwhile.
+	for _, k := range []string{p.keys.position(RedisTenantsName), p.keys.versions(RedisTenantsName)} {
+		if err := p.rdb.Del(ctx, k).Err(); err != nil { // one key per command: cluster slots differ
+			return fmt.Errorf("reset redis read model: %w", err)
+		}
 	}
 	var n atomic.Int64 // ForEachMaster runs the masters in parallel
 	unlinkAll := func(ctx context.Context, c redis.Cmdable) error {

@@ -17,7 +17,7 @@ const (
 	KeyTenantIntegration  = "tenant:integration:" // tenant:integration:{integrationId} → Context JSON
 	KeyGenesysToken       = "token:genesys:"      // token:genesys:{tenantId}
 	KeyWhatsAppToken      = "token:whatsapp:"     // token:whatsapp:{tenantId}
-	keyProjectionPosition = "projection:"         // projection:{name}:position, the data-loss marker
+	keyProjection         = "projection:"         // projection:{name}:position and projection:{name}:versions
 )
 
 // Keys builds the Redis keys of one deployment.
@@ -44,9 +44,20 @@ func (k Keys) WhatsAppToken(id domain.TenantID) string {
 	return k.Prefix + KeyWhatsAppToken + string(id)
 }
 
-// position returns the marker key holding the projector's last position.
+// position returns the marker key holding the last global position the
+// projector applied: the Redis model's applied position. Readers compare it
+// with minPosition; the projector compares it with its checkpoint to notice
+// a Redis that lost data or was restored from an older copy.
 func (k Keys) position(name string) string {
-	return k.Prefix + keyProjectionPosition + name + ":position"
+	return k.Prefix + keyProjection + name + ":position"
+}
+
+// versions returns the hash (field: tenant id, value: stream version) of the
+// version of each tenant the projector last wrote. A refill from PostgreSQL
+// of an older version is refused, so it can neither overwrite the
+// projector's newer value nor bring back a key the projector removed.
+func (k Keys) versions(name string) string {
+	return k.Prefix + keyProjection + name + ":versions"
 }
 
 // tenantPattern matches every tenant context and lookup key of the prefix.
@@ -63,32 +74,42 @@ func globEscape(s string) string {
 	return b.String()
 }
 
-// setContextScript writes a Context JSON unless the key holds the same
-// tenant at a higher version. KEYS[1] key; ARGV: tenant id, version, JSON,
-// mode, TTL in ms. Mode "project" (the projector, whose state is current)
-// also overwrites another tenant's value and makes a refilled key at the same
-// version permanent; mode "fill" (a reader refilling a miss from PostgreSQL)
-// only fills a missing key or upgrades the same tenant, with the TTL, so a
-// refill that lost a race can never outlive it.
-var setContextScript = redis.NewScript(`
+// projectContextScript is the projector's write of a Context JSON: it
+// replaces the value unless the key holds the same tenant at a higher
+// version, and makes a refilled key at the same version permanent. KEYS[1]
+// key; ARGV: tenant id, version, JSON.
+var projectContextScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, obj = pcall(cjson.decode, cur)
+  if ok and type(obj) == 'table' and obj.tenantId == ARGV[1] then
+    local have, want = tonumber(obj.version) or 0, tonumber(ARGV[2])
+    if have > want then return 0 end
+    if have == want and redis.call('PTTL', KEYS[1]) < 0 then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1`)
+
+// fillScript writes a value read from PostgreSQL (a reader refilling a miss)
+// with a TTL. It refuses when the projector already wrote a newer version of
+// the tenant (KEYS[2], the versions hash): the value would be older than
+// what the model shows, or name a lookup the projector removed. Otherwise it
+// only fills a missing key or upgrades the same tenant's older value, so a
+// refill that lost a race can never outlive the projector's write. KEYS[1]
+// key, KEYS[2] versions hash; ARGV: tenant id, version, JSON, TTL in ms.
+var fillScript = redis.NewScript(`
+local applied = redis.call('HGET', KEYS[2], ARGV[1])
+if applied and tonumber(applied) > tonumber(ARGV[2]) then return 0 end
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local ok, obj = pcall(cjson.decode, cur)
   if ok and type(obj) == 'table' then
-    if obj.tenantId == ARGV[1] then
-      local have, want = tonumber(obj.version) or 0, tonumber(ARGV[2])
-      if have > want then return 0 end
-      if have == want and (ARGV[4] == 'fill' or redis.call('PTTL', KEYS[1]) < 0) then return 0 end
-    elseif ARGV[4] == 'fill' then
-      return 0
-    end
+    if obj.tenantId ~= ARGV[1] then return 0 end
+    if (tonumber(obj.version) or 0) >= tonumber(ARGV[2]) then return 0 end
   end
 end
-if ARGV[4] == 'fill' then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[5])
-else
-  redis.call('SET', KEYS[1], ARGV[3])
-end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 return 1`)
 
 // deleteIfOwnerScript deletes a lookup key only while it still points at the

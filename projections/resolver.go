@@ -35,6 +35,11 @@ type ResolverConfig struct {
 // a miss (refilling Redis), PostgreSQL alone while Redis is down. A short
 // timeout per Redis call and a circuit breaker keep a down Redis from adding
 // latency. It is safe for concurrent use.
+//
+// Every read takes a minimum global position (0: none): Redis answers only
+// when the Redis model has applied it (its applied position is read in the
+// same round trip as the value), otherwise PostgreSQL does, whose tenants
+// table is written with the append and so is always current.
 type Resolver struct {
 	rdb  redis.UniversalClient
 	keys Keys
@@ -45,6 +50,10 @@ type Resolver struct {
 	// direct: the client honours context deadlines itself, so calls need
 	// no goroutine of their own.
 	direct bool
+	// cluster: keys live on several nodes, so the applied position and the
+	// value are read one after the other, and refills (a script over the
+	// key and the versions hash, which may sit on different nodes) are off.
+	cluster bool
 }
 
 // NewResolver returns a Resolver. rdb may be nil (PostgreSQL only); prefix is
@@ -73,7 +82,7 @@ func NewResolver(rdb redis.UniversalClient, prefix string, pg *Tenants, log *slo
 	case *redis.Client:
 		r.direct = rc.Options().ContextTimeoutEnabled
 	case *redis.ClusterClient:
-		r.direct = rc.Options().ContextTimeoutEnabled
+		r.direct, r.cluster = rc.Options().ContextTimeoutEnabled, true
 	}
 	r.cb = &breaker{threshold: int32(c.BreakerFailures), cooldown: c.BreakerCooldown, now: c.Now,
 		onChange: func(open bool) {
@@ -94,93 +103,126 @@ func positive[T int | time.Duration](v, def T) T {
 }
 
 // ByPhoneNumber returns the context of the live tenant holding the WhatsApp
-// phone number id, or domain.ErrTenantNotFound. A suspended tenant resolves,
-// with its status; a deleted one does not.
-func (r *Resolver) ByPhoneNumber(ctx context.Context, phoneNumberID string) (Context, error) {
+// phone number id, reflecting at least the events up to position min, or
+// domain.ErrTenantNotFound. A suspended tenant resolves, with its status; a
+// deleted one does not.
+func (r *Resolver) ByPhoneNumber(ctx context.Context, phoneNumberID string, min domain.Position) (Context, error) {
 	if phoneNumberID == "" || len(phoneNumberID) > maxLookupLen {
 		return Context{}, domain.ErrTenantNotFound
 	}
-	return r.resolve(ctx, r.keys.Phone(phoneNumberID), phoneNumberID, true, func(ctx context.Context) (domain.State, error) {
+	return r.resolve(ctx, r.keys.Phone(phoneNumberID), phoneNumberID, min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.ByPhoneNumber(ctx, phoneNumberID)
 	})
 }
 
 // ByIntegration returns the context of the live tenant holding the Genesys
 // Open Messaging integration id, or domain.ErrTenantNotFound.
-func (r *Resolver) ByIntegration(ctx context.Context, integrationID string) (Context, error) {
+func (r *Resolver) ByIntegration(ctx context.Context, integrationID string, min domain.Position) (Context, error) {
 	if integrationID == "" || len(integrationID) > maxLookupLen {
 		return Context{}, domain.ErrTenantNotFound
 	}
-	return r.resolve(ctx, r.keys.Integration(integrationID), "", true, func(ctx context.Context) (domain.State, error) {
+	return r.resolve(ctx, r.keys.Integration(integrationID), "", min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.ByIntegration(ctx, integrationID)
 	})
 }
 
-// ByTenant returns the tenant's context, or domain.ErrTenantNotFound. A
-// deleted tenant comes back with status deleted (from PostgreSQL; it is not
-// cached), so callers can tell "gone" from "never existed".
-func (r *Resolver) ByTenant(ctx context.Context, id domain.TenantID) (Context, error) {
+// ByTenant returns the context of the live (active or suspended) tenant, or
+// domain.ErrTenantNotFound for an unknown or deleted one.
+func (r *Resolver) ByTenant(ctx context.Context, id domain.TenantID, min domain.Position) (Context, error) {
 	if _, err := domain.ParseTenantID(string(id)); err != nil {
 		return Context{}, domain.ErrTenantNotFound
 	}
-	return r.resolve(ctx, r.keys.Tenant(id), "", false, func(ctx context.Context) (domain.State, error) {
+	return r.resolve(ctx, r.keys.Tenant(id), "", min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.Get(ctx, id)
 	})
 }
 
 // resolve reads key from Redis, else loads the state from PostgreSQL and
-// refills the key. lookup says the key is a phone or integration lookup,
-// which a deleted tenant never answers.
-func (r *Resolver) resolve(ctx context.Context, key, phone string, lookup bool, load func(context.Context) (domain.State, error)) (Context, error) {
-	if c, ok := r.fromRedis(ctx, key); ok && c.Status != domain.StatusDeleted {
-		return c, nil
+// refills the key. A deleted tenant is never answered (Redis does not hold
+// one; a stale value saying deleted is ignored).
+func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Position, load func(context.Context) (domain.State, error)) (Context, error) {
+	if raw, ok := r.cached(ctx, key, min); ok {
+		var c Context
+		if err := json.Unmarshal(raw, &c); err == nil && c.TenantID != "" {
+			if c.Status != domain.StatusDeleted {
+				return c, nil
+			}
+		} else {
+			r.log.Warn("unreadable tenant context in redis; using PostgreSQL", "key", key)
+		}
 	}
 	st, err := load(ctx)
 	if err != nil {
 		return Context{}, err
 	}
 	if st.Status == domain.StatusDeleted {
-		if lookup {
-			return Context{}, domain.ErrTenantNotFound
-		}
-		return ContextFromState(st, phone), nil
+		return Context{}, domain.ErrTenantNotFound
 	}
 	c := ContextFromState(st, phone)
-	r.refill(ctx, key, c)
+	if raw, err := json.Marshal(c); err == nil {
+		r.fill(ctx, key, st.TenantID, st.Version, raw, r.cfg.RefillTTL)
+	}
 	return c, nil
 }
 
-func (r *Resolver) fromRedis(ctx context.Context, key string) (Context, bool) {
+// cached returns the value of key when Redis holds it and the model has
+// applied position min (min 0: whatever Redis holds). The applied position
+// is read before the value, in the same round trip: the projector writes it
+// after the values of a batch, so a value read after it is at least as new.
+func (r *Resolver) cached(ctx context.Context, key string, min domain.Position) ([]byte, bool) {
 	var raw []byte
 	err := r.guard(ctx, func(ctx context.Context) error {
-		var err error
-		raw, err = r.rdb.Get(ctx, key).Bytes()
+		if min <= 0 {
+			var err error
+			raw, err = r.rdb.Get(ctx, key).Bytes()
+			return err
+		}
+		marker := r.keys.position(RedisTenantsName)
+		if r.cluster {
+			applied, err := r.rdb.Get(ctx, marker).Int64()
+			if err != nil {
+				return err
+			}
+			if domain.Position(applied) < min {
+				return errBehind
+			}
+			raw, err = r.rdb.Get(ctx, key).Bytes()
+			return err
+		}
+		pipe := r.rdb.Pipeline()
+		m := pipe.Get(ctx, marker)
+		v := pipe.Get(ctx, key)
+		_, _ = pipe.Exec(ctx) // errors are read per command: redis.Nil is a miss
+		applied, err := m.Int64()
+		if err != nil {
+			return err
+		}
+		if domain.Position(applied) < min {
+			return errBehind
+		}
+		raw, err = v.Bytes()
 		return err
 	})
-	if err != nil {
-		return Context{}, false
-	}
-	var c Context
-	if err := json.Unmarshal(raw, &c); err != nil || c.TenantID == "" {
-		r.log.Warn("unreadable tenant context in redis; using PostgreSQL", "key", key)
-		return Context{}, false
-	}
-	return c, true
+	return raw, err == nil
 }
 
-// refill writes a context read from PostgreSQL, version-guarded and with
-// RefillTTL, so it never overwrites a newer value the projector wrote.
-func (r *Resolver) refill(ctx context.Context, key string, c Context) {
-	raw, err := json.Marshal(c)
-	if err != nil {
+// errBehind reports that the Redis model has not applied the asked position
+// yet: not a failure of Redis.
+var errBehind = errors.New("redis read model behind the asked position")
+
+// fill writes a value read from PostgreSQL (at the tenant's version) with a
+// TTL, unless the projector wrote a newer version of the tenant or the key
+// holds a newer value (see fillScript).
+func (r *Resolver) fill(ctx context.Context, key string, id domain.TenantID, version domain.Version, raw []byte, ttl time.Duration) {
+	if r.cluster {
 		return
 	}
-	err = r.guard(ctx, func(ctx context.Context) error {
-		return setContextScript.Run(ctx, r.rdb, []string{key}, string(c.TenantID), int64(c.Version), raw,
-			"fill", r.cfg.RefillTTL.Milliseconds()).Err()
+	err := r.guard(ctx, func(ctx context.Context) error {
+		return fillScript.Run(ctx, r.rdb, []string{key, r.keys.versions(RedisTenantsName)},
+			string(id), int64(version), raw, ttl.Milliseconds()).Err()
 	})
 	if err != nil && !errors.Is(err, errRedisSkipped) {
-		r.log.Debug("refill of tenant context failed", "key", key, "error", err)
+		r.log.Debug("refill from PostgreSQL failed", "key", key, "error", err)
 	}
 }
 
@@ -210,7 +252,7 @@ func (r *Resolver) guard(ctx context.Context, fn func(context.Context) error) er
 		}
 	}
 	switch {
-	case err == nil || errors.Is(err, redis.Nil):
+	case err == nil || errors.Is(err, redis.Nil) || errors.Is(err, errBehind):
 		r.cb.record(outcomeOK)
 	case ctx.Err() != nil:
 		r.cb.record(outcomeNeutral) // the caller gave up, not Redis

@@ -35,7 +35,7 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 	id, st := f.linkedTenant("Acme", "res-p1", "res-i1")
 
 	// No projector runs: Redis misses, PostgreSQL answers and the key is refilled.
-	c, err := res.ByPhoneNumber(ctx, "res-p1")
+	c, err := res.ByPhoneNumber(ctx, "res-p1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +57,9 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 		f.rdb.Set(ctx, key, raw, 0)
 	}
 	for what, get := range map[string]func() (projections.Context, error){
-		"phone":       func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "res-p1") },
-		"integration": func() (projections.Context, error) { return res.ByIntegration(ctx, "res-i1") },
-		"tenant":      func() (projections.Context, error) { return res.ByTenant(ctx, id) },
+		"phone":       func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "res-p1", 0) },
+		"integration": func() (projections.Context, error) { return res.ByIntegration(ctx, "res-i1", 0) },
+		"tenant":      func() (projections.Context, error) { return res.ByTenant(ctx, id, 0) },
 	} {
 		if c, err := get(); err != nil || c.Name != "from redis" {
 			t.Fatalf("by %s: %+v, %v; want the Redis value", what, c, err)
@@ -68,11 +68,11 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 
 	// Unknown ids are not found, in Redis or PostgreSQL.
 	for _, get := range []func() (projections.Context, error){
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "nobody") },
-		func() (projections.Context, error) { return res.ByIntegration(ctx, "nobody") },
-		func() (projections.Context, error) { return res.ByTenant(ctx, domain.NewTenantID()) },
-		func() (projections.Context, error) { return res.ByTenant(ctx, "not-a-uuid") },
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "") },
+		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "nobody", 0) },
+		func() (projections.Context, error) { return res.ByIntegration(ctx, "nobody", 0) },
+		func() (projections.Context, error) { return res.ByTenant(ctx, domain.NewTenantID(), 0) },
+		func() (projections.Context, error) { return res.ByTenant(ctx, "not-a-uuid", 0) },
+		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "", 0) },
 	} {
 		if _, err := get(); !errors.Is(err, domain.ErrTenantNotFound) {
 			t.Fatalf("unknown id: err = %v, want ErrTenantNotFound", err)
@@ -89,25 +89,22 @@ func TestResolverStatusesAndDeletion(t *testing.T) {
 	id, _ := f.linkedTenant("Acme", "st-p1", "st-i1")
 	st := f.exec(id, func(t *domain.Tenant) error { return t.Suspend("unpaid") })
 	eventually(t, 20*time.Second, "projected", func() bool { return f.pointsAt(f.keys.Phone("st-p1"), id, st.Version) })
-	if c, err := res.ByPhoneNumber(ctx, "st-p1"); err != nil || c.Status != domain.StatusSuspended {
+	if c, err := res.ByPhoneNumber(ctx, "st-p1", 0); err != nil || c.Status != domain.StatusSuspended {
 		t.Fatalf("suspended tenant: %+v, %v; want it resolved with its status", c, err)
 	}
 
 	f.exec(id, func(t *domain.Tenant) error { return t.Delete("closed") })
 	// Right after the delete, whether or not the projector has caught up:
 	for _, get := range []func() (projections.Context, error){
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "st-p1") },
-		func() (projections.Context, error) { return res.ByIntegration(ctx, "st-i1") },
+		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "st-p1", 0) },
+		func() (projections.Context, error) { return res.ByIntegration(ctx, "st-i1", 0) },
+		func() (projections.Context, error) { return res.ByTenant(ctx, id, 0) },
 	} {
 		eventually(t, 20*time.Second, "deleted tenant no longer resolving", func() bool {
 			_, err := get()
 			return errors.Is(err, domain.ErrTenantNotFound)
 		})
 	}
-	eventually(t, 20*time.Second, "deleted tenant by id", func() bool {
-		c, err := res.ByTenant(ctx, id)
-		return err == nil && c.Status == domain.StatusDeleted
-	})
 	if f.exists(f.keys.Tenant(id)) {
 		t.Fatal("a deleted tenant was cached")
 	}
@@ -130,15 +127,15 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	defer dead.Close()
 	res := projections.NewResolver(dead, f.prefix, f.tenants, testLog())
 	for range 10 { // past the breaker threshold
-		c, err := res.ByPhoneNumber(ctx, "down-p1")
+		c, err := res.ByPhoneNumber(ctx, "down-p1", 0)
 		if err != nil || c.TenantID != id || c.Version != st.Version {
 			t.Fatalf("with Redis down: %+v, %v", c, err)
 		}
 	}
-	if _, err := res.ByIntegration(ctx, "down-i1"); err != nil {
+	if _, err := res.ByIntegration(ctx, "down-i1", 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.ByPhoneNumber(ctx, "unknown"); !errors.Is(err, domain.ErrTenantNotFound) {
+	if _, err := res.ByPhoneNumber(ctx, "unknown", 0); !errors.Is(err, domain.ErrTenantNotFound) {
 		t.Fatalf("unknown with Redis down: %v", err)
 	}
 
@@ -150,7 +147,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	proxy.Pause() // new connections are accepted but never answered
 	tcpproxy.MustRestore(t, proxy)
 	for range 5 {
-		if c, err := res.ByTenant(ctx, id); err != nil || c.TenantID != id {
+		if c, err := res.ByTenant(ctx, id, 0); err != nil || c.TenantID != id {
 			t.Fatalf("with Redis hanging: %+v, %v", c, err)
 		}
 	}
@@ -162,7 +159,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	raw, _ := jsonMarshal(cached)
 	f.rdb.Set(ctx, f.keys.Tenant(id), raw, 0)
 	eventually(t, 20*time.Second, "Redis used again after it recovered", func() bool {
-		c, err := res.ByTenant(ctx, id)
+		c, err := res.ByTenant(ctx, id, 0)
 		return err == nil && c.Name == "from redis"
 	})
 }

@@ -13,15 +13,28 @@ import (
 	"tenant-service/internal/testenv"
 )
 
-func TestSetContextScriptGuards(t *testing.T) {
+func TestContextScriptsGuard(t *testing.T) {
 	t.Parallel()
 	rdb, prefix := testenv.NewRedis(t)
 	ctx := context.Background()
 	key := prefix + "tenant:phone:guard"
+	versions := Keys{Prefix: prefix}.versions(RedisTenantsName)
 	set := func(tenant string, version int64, mode string) int64 {
 		t.Helper()
 		raw, _ := json.Marshal(map[string]any{"tenantId": tenant, "version": version, "mode": mode})
-		n, err := setContextScript.Run(ctx, rdb, []string{key}, tenant, version, raw, mode, 60000).Int64()
+		var cmd *redis.Cmd
+		switch mode {
+		case "project":
+			cmd = projectContextScript.Run(ctx, rdb, []string{key}, tenant, version, raw)
+		case "fill":
+			cmd = fillScript.Run(ctx, rdb, []string{key, versions}, tenant, version, raw, 60000)
+		case "applied": // the projector wrote this version of the tenant, and removed the key
+			if err := rdb.HSet(ctx, versions, tenant, version).Err(); err != nil {
+				t.Fatal(err)
+			}
+			return int64(rdb.Del(ctx, key).Val())
+		}
+		n, err := cmd.Int64()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,6 +74,9 @@ func TestSetContextScriptGuards(t *testing.T) {
 		{"fill never takes another tenant's key", "b", 9, "fill", 0, "a", 3, false},
 		{"project moves the key to the current owner", "b", 1, "project", 1, "b", 1, false},
 		{"fill upgrades the same tenant", "b", 2, "fill", 1, "b", 2, true},
+		{"the projector writes b v4 without this key", "b", 4, "applied", 1, "", 0, false},
+		{"fill never brings back a key the projector removed", "b", 3, "fill", 0, "", 0, false},
+		{"fill of the version the projector wrote is fine", "b", 4, "fill", 1, "b", 4, true},
 	}
 	for _, s := range steps {
 		if got := set(s.tenant, s.version, s.mode); got != s.wrote {
@@ -73,6 +89,8 @@ func TestSetContextScriptGuards(t *testing.T) {
 	}
 
 	// Compare-and-delete removes the key only for its owner.
+	set("a", 3, "project")
+	set("b", 5, "project")
 	for _, who := range []string{"a", "b"} {
 		if err := deleteIfOwnerScript.Run(ctx, rdb, []string{key}, who).Err(); err != nil {
 			t.Fatal(err)

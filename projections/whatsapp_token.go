@@ -3,7 +3,6 @@ package projections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,26 +52,24 @@ func (p *RedisTenants) queueWhatsAppToken(ctx context.Context, pipe redis.Pipeli
 	if err != nil {
 		return err
 	}
-	setContextScript.Eval(ctx, pipe, []string{p.keys.WhatsAppToken(st.TenantID)}, string(st.TenantID),
-		int64(st.Version), raw, "fill", whatsAppTokenTTL.Milliseconds())
+	fillScript.Eval(ctx, pipe, []string{p.keys.WhatsAppToken(st.TenantID), p.keys.versions(RedisTenantsName)},
+		string(st.TenantID), int64(st.Version), raw, whatsAppTokenTTL.Milliseconds())
 	return nil
 }
 
 // WhatsAppToken returns the parts of the tenant's state the WhatsApp token
-// route needs (status, WABA, sealed token): Redis first, PostgreSQL on a miss
-// (refilling Redis), PostgreSQL alone while Redis is down. A tenant without a
-// token comes back without one; a deleted tenant with status deleted.
-func (r *Resolver) WhatsAppToken(ctx context.Context, id domain.TenantID) (domain.State, error) {
+// route needs (status, WABA, sealed token), reflecting at least position
+// min: Redis first, PostgreSQL on a miss (refilling Redis), PostgreSQL alone
+// while Redis is down. A tenant without a token comes back without one; a
+// deleted tenant with status deleted. Callers that hand the token out must
+// still check in PostgreSQL that the tenant's data key is live: Redis may
+// hold an entry that outlived a delete.
+func (r *Resolver) WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (domain.State, error) {
 	if _, err := domain.ParseTenantID(string(id)); err != nil {
 		return domain.State{}, domain.ErrTenantNotFound
 	}
 	key := r.keys.WhatsAppToken(id)
-	var raw []byte
-	if err := r.guard(ctx, func(ctx context.Context) error {
-		var err error
-		raw, err = r.rdb.Get(ctx, key).Bytes()
-		return err
-	}); err == nil {
+	if raw, ok := r.cached(ctx, key, min); ok {
 		var e tokenEntry
 		if json.Unmarshal(raw, &e) == nil && e.TenantID == id {
 			return e.state(), nil
@@ -84,13 +81,7 @@ func (r *Resolver) WhatsAppToken(ctx context.Context, id domain.TenantID) (domai
 	}
 	if entry, ok := tokenEntryOf(st); ok {
 		if raw, err := json.Marshal(entry); err == nil {
-			err = r.guard(ctx, func(ctx context.Context) error {
-				return setContextScript.Run(ctx, r.rdb, []string{key}, string(id), int64(st.Version), raw,
-					"fill", whatsAppTokenTTL.Milliseconds()).Err()
-			})
-			if err != nil && !errors.Is(err, errRedisSkipped) {
-				r.log.Debug("refill of whatsapp token failed", "tenant_id", id, "error", err)
-			}
+			r.fill(ctx, key, id, st.Version, raw, whatsAppTokenTTL)
 		}
 	}
 	return st, nil

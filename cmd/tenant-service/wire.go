@@ -65,10 +65,14 @@ func (h history) ReadAll(ctx context.Context, after domain.Position, limit int, 
 // resolverAdapter gives handlers the resolver's contexts as JSON-ready values.
 type resolverAdapter struct{ r *projections.Resolver }
 
-func (a resolverAdapter) ByPhoneNumber(ctx context.Context, id string) (any, error) {
-	return a.r.ByPhoneNumber(ctx, id)
+func (a resolverAdapter) ByPhoneNumber(ctx context.Context, id string, min domain.Position) (any, error) {
+	return a.r.ByPhoneNumber(ctx, id, min)
 }
 
-func (a resolverAdapter) ByIntegration(ctx context.Context, id string) (any, error) {
-	return a.r.ByIntegration(ctx, id)
+func (a resolverAdapter) ByIntegration(ctx context.Context, id string, min domain.Position) (any, error) {
+	return a.r.ByIntegration(ctx, id, min)
+}
+
+func (a resolverAdapter) ByTenant(ctx context.Context, id domain.TenantID, min domain.Position) (any, error) {
+	return a.r.ByTenant(ctx, id, min)
 }
