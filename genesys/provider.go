@@ -179,6 +179,15 @@ func (p *Provider) Invalidate(ctx context.Context, tenantID string) error {
 	return nil
 }
 
+// Forget drops what this process remembers of the tenant's token (the
+// fallback used while Redis is down), without touching Redis: for a replica
+// that learns of a deletion or rotation made by another one.
+func (p *Provider) Forget(tenantID string) {
+	p.mu.Lock()
+	delete(p.memo, tenantID)
+	p.mu.Unlock()
+}
+
 func (p *Provider) tokenKey(tenantID string) string {
 	return p.cfg.KeyPrefix + tokenKeyPrefix + tenantID
 }

@@ -19,6 +19,9 @@ import (
 type Vault interface {
 	SealRef(ctx context.Context, id domain.TenantID, field, plaintext string) (domain.SecretRef, error)
 	OpenRef(ctx context.Context, id domain.TenantID, field string, ref domain.SecretRef) (string, error)
+	// Live checks in PostgreSQL (never a cache) that the tenant's data key
+	// was not destroyed; a destroyed one is a secrets-shredded error.
+	Live(ctx context.Context, id domain.TenantID) error
 }
 
 // GenesysTokens hands out cached Genesys Cloud access tokens.
@@ -202,7 +205,7 @@ func (s *Server) liveGenesys(c *gin.Context) (domain.State, bool) {
 // its client secret.
 func (s *Server) clientSecret(c *gin.Context) (domain.State, string, bool) {
 	st, ok := s.liveGenesys(c)
-	if !ok {
+	if !ok || !s.liveKey(c, st.TenantID) {
 		return st, "", false
 	}
 	secret, err := s.deps.Vault.OpenRef(c.Request.Context(), st.TenantID, domain.FieldGenesysClientSecret, *st.Genesys.ClientSecret)
@@ -322,6 +325,20 @@ func (s *Server) putIntegration(c *gin.Context) {
 	}
 	c.Header("ETag", etag(res.State.Version))
 	c.JSON(http.StatusOK, credentialsView(res.State))
+}
+
+// liveKey answers 422 secrets-shredded unless PostgreSQL says the tenant's
+// data key is live: nothing that hands out a secret trusts a cache (Redis, or
+// this replica's data keys) about a tenant being alive.
+func (s *Server) liveKey(c *gin.Context, id domain.TenantID) bool {
+	if err := s.deps.Vault.Live(c.Request.Context(), id); err != nil {
+		if domain.KindOf(err) == domain.KindRefused {
+			err = errSecretsShredded
+		}
+		s.fail(c, err)
+		return false
+	}
+	return true
 }
 
 func noStore(c *gin.Context) {

@@ -108,7 +108,7 @@ func (s *Server) getWhatsAppToken(c *gin.Context) {
 		s.fail(c, &domain.Error{Kind: domain.KindNotFound, Code: "whatsapp-token-not-set", Detail: "the tenant has no WhatsApp access token"})
 		return
 	}
-	if !s.allowTenant(c, st) {
+	if !s.allowTenant(c, st) || !s.liveKey(c, id) {
 		return
 	}
 	tok := st.WhatsApp.Token

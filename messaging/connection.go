@@ -21,7 +21,7 @@ type session struct {
 	err  error         // why; written before done is closed
 }
 
-// dial connects, declares the topology and opens the publishing channels.
+// dial connects, makes sure the exchange exists and opens the publishing channels.
 func dial(url string, cfg RelayConfig) (*session, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(RelayName)
@@ -46,15 +46,8 @@ func dial(url string, cfg RelayConfig) (*session, error) {
 }
 
 func (s *session) open(cfg RelayConfig) error {
-	ch, err := s.conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open channel: %w", err)
-	}
-	if err := declareTopology(ch, cfg.Exchange); err != nil {
+	if err := ensureExchange(s.conn, cfg.Exchange); err != nil {
 		return err
-	}
-	if err := ch.Close(); err != nil {
-		return fmt.Errorf("close topology channel: %w", err)
 	}
 	for range cfg.Channels {
 		ch, err := s.conn.Channel()

@@ -6,18 +6,15 @@
 //
 // Events go through the durable topic exchange "tenant.events" with routing
 // key "tenant." + the event type in snake case ("tenant.waba_linked",
-// "tenant.genesys_credentials_set", see RoutingKey). The exchange is
-// declared with the argument alternate-exchange = "tenant.events.unrouted",
-// a durable fanout exchange bound to the durable queue
-// "tenant.events.unrouted": a message no binding matches lands there instead
-// of being dropped (RabbitMQ confirms an unroutable message all the same, so
-// without it an event published before any consumer bound its queue would be
-// lost without a trace). Nothing consumes that queue; operators inspect it,
-// and may cap it with a policy (rabbitmqctl set_policy ... '{"max-length":
-// 100000}'), which unlike a queue argument never conflicts with a redeclare.
-// Anyone declaring "tenant.events" must pass the same alternate-exchange
-// argument (or declare passively): RabbitMQ refuses a redeclaration with
-// other arguments.
+// "tenant.genesys_credentials_set", see RoutingKey). The exchange is plain:
+// durable, topic, no arguments, so any consumer may declare it first the
+// usual way. The relay takes an existing exchange as it is (an older
+// deployment's has an alternate-exchange argument) and declares a missing
+// one; it declares no queue, so nothing it creates grows while nobody
+// consumes. RabbitMQ drops (and still confirms) a message no binding
+// matches; that loses nothing, because the event store is the outbox: a
+// consumer that bound its queue late reads what it missed from
+// GET /api/events.
 //
 // # Messages
 //
@@ -51,7 +48,7 @@
 // publishers are stuck writing to a broker that stopped reading it closes
 // the connection under them. The relay reconnects in the background with
 // backoff (ReconnectDelay doubling up to MaxReconnectDelay) and redeclares
-// the topology on every connection. Ready and Ping serve /readyz.
+// the exchange on every connection. Ready and Ping serve /readyz.
 //
 // The relay publishes with amqp091-go directly rather than watermill-amqp's
 // Publisher. That Publisher waits for each confirm on a one-slot channel

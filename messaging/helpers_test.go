@@ -20,8 +20,8 @@ func testLog() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// topology gives a test its own exchange and deletes it, its unrouted
-// exchange and queue, and the test's queues afterwards.
+// topology gives a test its own exchange and deletes it and the test's
+// queues afterwards.
 type topology struct {
 	url      string
 	exchange string
@@ -41,11 +41,10 @@ func newTopology(t testing.TB) *topology {
 		if err != nil {
 			return
 		}
-		for _, q := range append(tp.queues, unroutedName(tp.exchange)) {
+		for _, q := range tp.queues {
 			_, _ = ch.QueueDelete(q, false, false, false)
 		}
 		_ = ch.ExchangeDelete(tp.exchange, false, false)
-		_ = ch.ExchangeDelete(unroutedName(tp.exchange), false, false)
 	})
 	return tp
 }
@@ -108,7 +107,31 @@ func (tp *topology) tap(t testing.TB, keys ...string) *tap {
 	return tp.tapQueue(t, tp.queueName(), keys...)
 }
 
+// passiveTap is a tap on an exchange that exists already, declared with
+// other arguments than a plain declaration would pass.
+func (tp *topology) passiveTap(t testing.TB, keys ...string) *tap {
+	t.Helper()
+	return tp.tapWith(t, tp.queueName(), func(ch *amqp.Channel, queue string) error {
+		if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := ch.QueueBind(queue, k, tp.exchange, false, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (tp *topology) tapQueue(t testing.TB, queue string, keys ...string) *tap {
+	t.Helper()
+	return tp.tapWith(t, queue, func(ch *amqp.Channel, queue string) error {
+		return declareQueue(ch, tp.exchange, queue, keys)
+	})
+}
+
+func (tp *topology) tapWith(t testing.TB, queue string, declare func(ch *amqp.Channel, queue string) error) *tap {
 	t.Helper()
 	conn, err := amqp.Dial(tp.url)
 	if err != nil {
@@ -119,7 +142,7 @@ func (tp *topology) tapQueue(t testing.TB, queue string, keys ...string) *tap {
 	if err != nil {
 		t.Fatalf("channel: %v", err)
 	}
-	if err := declareQueue(ch, tp.exchange, queue, keys); err != nil {
+	if err := declare(ch, queue); err != nil {
 		t.Fatalf("declare tap queue: %v", err)
 	}
 	d, err := ch.Consume(queue, "", true, false, false, false, nil)

@@ -13,10 +13,6 @@ const (
 	// DefaultExchange is the durable topic exchange every tenant event is
 	// published on.
 	DefaultExchange = "tenant.events"
-	// UnroutedSuffix names the alternate exchange (and its queue) of an
-	// exchange: "tenant.events" + UnroutedSuffix. Messages no binding matches
-	// land there instead of being dropped by the broker.
-	UnroutedSuffix = ".unrouted"
 	// RoutingKeyPrefix starts every routing key: "tenant." + snake_case type.
 	RoutingKeyPrefix = "tenant."
 	// AllEvents is the binding key that matches every tenant event.
@@ -86,6 +82,3 @@ func snakeCase(name string) string {
 	}
 	return b.String()
 }
-
-// unroutedName returns the name of the alternate exchange and of its queue.
-func unroutedName(exchange string) string { return exchange + UnroutedSuffix }

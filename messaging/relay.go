@@ -26,8 +26,7 @@ var ErrNotConnected = errors.New("rabbitmq not connected")
 // RelayConfig configures a Relay. The zero value is valid: every field has
 // a default.
 type RelayConfig struct {
-	// Exchange is the topic exchange events are published on; its alternate
-	// exchange and queue are named Exchange + ".unrouted". Default
+	// Exchange is the topic exchange events are published on. Default
 	// "tenant.events".
 	Exchange string
 	// InFlight is the number of publishers a batch is split over by tenant;

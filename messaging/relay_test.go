@@ -96,26 +96,70 @@ func TestRelayKeepsTenantOrderWithManyInFlight(t *testing.T) {
 	}
 }
 
-func TestRelayKeepsUnroutedMessages(t *testing.T) {
+// A consumer that declares the exchange first, the usual way (as amqplib's
+// assertExchange(name, 'topic', {durable: true}) does), gets every event.
+func TestRelayPublishesToAnExchangeAConsumerDeclaredFirst(t *testing.T) {
 	t.Parallel()
 	tp := newTopology(t)
+	conn, err := amqp.Dial(tp.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare(tp.exchange, "topic", true, false, false, false, nil); err != nil {
+		t.Fatalf("the consumer's own declaration: %v", err)
+	}
+	tap := tp.tap(t, AllEvents)
 	r := tp.relay(t, "", RelayConfig{})
 	waitReady(t, r)
-	tap := tp.tap(t, RoutingKey(domain.EventWABALinked))
-	// The relay declared the unrouted queue; consume it like any other.
-	unrouted := tp.tapQueue(t, unroutedName(tp.exchange))
 
 	tenant := domain.NewTenantID()
-	created := stored(t, tenant, 1, 1, sampleEvent(t, domain.EventTenantCreated))
-	linked := stored(t, tenant, 2, 2, sampleEvent(t, domain.EventWABALinked))
-	mustHandle(t, r, []domain.StoredEvent{created, linked})
+	events := []domain.StoredEvent{stored(t, tenant, 1, 1, sampleEvent(t, domain.EventTenantCreated)),
+		stored(t, tenant, 2, 2, sampleEvent(t, domain.EventWABALinked))}
+	mustHandle(t, r, events)
+	checkTenantOrder(t, tap.take(t, 2), events)
 
-	if d := tap.take(t, 1)[0]; d.MessageId != linked.EventID {
-		t.Errorf("bound queue got %s, want the WABALinked event", d.Headers[HeaderEventType])
+	// The relay declared nothing beside the exchange: no queue that would
+	// grow while nobody consumes it.
+	probe, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
 	}
-	d := unrouted.take(t, 1)[0]
-	if d.MessageId != created.EventID || d.RoutingKey != "tenant.tenant_created" {
-		t.Errorf("unrouted queue got %s (%s), want the TenantCreated event", d.MessageId, d.RoutingKey)
+	if _, err := probe.QueueDeclarePassive(tp.exchange+".unrouted", true, false, false, false, nil); err == nil {
+		t.Fatal("the relay declared an unrouted queue")
+	}
+}
+
+// An exchange declared by an older deployment, with an alternate-exchange
+// argument, is taken as it is: the relay connects and publishes.
+func TestRelayTakesAnExistingExchangeAsItIs(t *testing.T) {
+	t.Parallel()
+	tp := newTopology(t)
+	conn, err := amqp.Dial(tp.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := amqp.Table{"alternate-exchange": tp.exchange + ".ae"}
+	if err := ch.ExchangeDeclare(tp.exchange, "topic", true, false, false, false, args); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.ExchangeDelete(tp.exchange, false, false) })
+	tap := tp.passiveTap(t, AllEvents)
+	r := tp.relay(t, "", RelayConfig{})
+	waitReady(t, r)
+	e := stored(t, domain.NewTenantID(), 1, 1, sampleEvent(t, domain.EventTenantCreated))
+	mustHandle(t, r, []domain.StoredEvent{e})
+	if d := tap.take(t, 1)[0]; d.MessageId != e.EventID {
+		t.Fatalf("got %s, want %s", d.MessageId, e.EventID)
 	}
 }
 

@@ -112,7 +112,7 @@ func NewSubscriber(amqpURL string, log *slog.Logger, cfg SubscriberConfig) (*Sub
 			},
 		},
 		Marshaler:       marshaler{},
-		Exchange:        wamqp.ExchangeConfig{GenerateName: wamqp.GenerateExchangeNameConstant(cfg.Exchange), Type: "topic", Durable: true, Arguments: exchangeArgs(cfg.Exchange)},
+		Exchange:        wamqp.ExchangeConfig{GenerateName: wamqp.GenerateExchangeNameConstant(cfg.Exchange), Type: "topic", Durable: true},
 		Queue:           wamqp.QueueConfig{GenerateName: wamqp.GenerateQueueNameConstant(cfg.Queue), Durable: true},
 		QueueBind:       wamqp.QueueBindConfig{GenerateRoutingKey: func(string) string { return cfg.RoutingKeys[0] }},
 		Consume:         wamqp.ConsumeConfig{Qos: wamqp.QosConfig{PrefetchCount: cfg.Prefetch}},

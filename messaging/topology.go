@@ -1,46 +1,57 @@
 package messaging
 
 import (
+	"errors"
 	"fmt"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// exchangeArgs returns the arguments the event exchange is declared with.
-// The relay and every subscriber must pass exactly these: RabbitMQ refuses
-// (PRECONDITION_FAILED) to redeclare an exchange with other arguments.
-//
-// The alternate exchange receives every message no binding matches. Without
-// it RabbitMQ drops such a message and still confirms it to the publisher,
-// so an event published before any service bound its queue would vanish.
-func exchangeArgs(exchange string) amqp.Table {
-	return amqp.Table{"alternate-exchange": unroutedName(exchange)}
-}
-
-// declareExchange declares the durable topic exchange the events go through.
+// declareExchange declares the event exchange as every consumer may: a plain
+// durable topic exchange, no arguments. Any service can declare it first the
+// usual way (amqplib's assertExchange(name, 'topic', {durable: true}),
+// amqp091's ExchangeDeclare(name, "topic", true, false, false, false, nil))
+// without locking the relay out.
 func declareExchange(ch *amqp.Channel, exchange string) error {
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, exchangeArgs(exchange)); err != nil {
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", exchange, err)
 	}
 	return nil
 }
 
-// declareTopology declares what the relay publishes into: the durable fanout
-// alternate exchange, the durable queue that keeps unrouted messages and its
-// binding, then the event exchange itself. Declaring is idempotent, so it
-// runs on every (re)connection and repairs an exchange deleted by hand.
-func declareTopology(ch *amqp.Channel, exchange string) error {
-	unrouted := unroutedName(exchange)
-	if err := ch.ExchangeDeclare(unrouted, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare exchange %s: %w", unrouted, err)
+// ensureExchange makes sure the exchange the relay publishes to exists. An
+// existing exchange is taken as it is, whatever arguments it was declared
+// with (a deployment from before the exchange became plain still has an
+// alternate-exchange argument, and RabbitMQ refuses a redeclaration with
+// other arguments); a missing one is declared plain. Running on every
+// (re)connection, it also repairs an exchange deleted by hand.
+//
+// The relay declares nothing else: no queue, so nothing it declares grows
+// when nobody consumes. An event no binding matches is dropped by the
+// broker, yet not lost: the event store is the outbox, and a consumer that
+// bound its queue late catches up from GET /api/events.
+func ensureExchange(conn *amqp.Connection, exchange string) error {
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
 	}
-	if _, err := ch.QueueDeclare(unrouted, true, false, false, false, nil); err != nil {
-		return fmt.Errorf("declare queue %s: %w", unrouted, err)
+	err = ch.ExchangeDeclarePassive(exchange, amqp.ExchangeTopic, true, false, false, false, nil)
+	var amqpErr *amqp.Error
+	switch {
+	case err == nil:
+		return ch.Close()
+	case errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound:
+		// The failed passive declaration closed the channel: declare on a new one.
+		if ch, err = conn.Channel(); err != nil {
+			return fmt.Errorf("open channel: %w", err)
+		}
+		if err := declareExchange(ch, exchange); err != nil {
+			return err
+		}
+		return ch.Close()
+	default:
+		return fmt.Errorf("check exchange %s: %w", exchange, err)
 	}
-	if err := ch.QueueBind(unrouted, "", unrouted, false, nil); err != nil {
-		return fmt.Errorf("bind queue %s: %w", unrouted, err)
-	}
-	return declareExchange(ch, exchange)
 }
 
 // declareQueue declares a subscriber's durable queue and binds it to the

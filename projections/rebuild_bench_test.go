@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
@@ -18,6 +19,83 @@ import (
 //	go test -run '^$' -bench Rebuild100k -benchtime 1x ./projections/
 func BenchmarkRebuild100k(b *testing.B) {
 	f := newFixture(b)
+	ctx := context.Background()
+	total := float64(seed100k(b, f))
+	rdb, prefix := testenv.NewRedis(b)
+	redisModel, err := projections.NewRedisTenants(rdb, f.tenants, projections.RedisConfig{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runner := f.runner(projections.RunnerConfig{})
+	b.ResetTimer()
+	for b.Loop() {
+		start := b.Elapsed()
+		if err := runner.Rebuild(ctx, redisModel, nil); err != nil {
+			b.Fatal(err)
+		}
+		redisTook := b.Elapsed() - start
+		start = b.Elapsed()
+		if err := projections.RebuildTenants(ctx, f.pool, nil); err != nil {
+			b.Fatal(err)
+		}
+		pgTook := b.Elapsed() - start
+		b.ReportMetric(total/redisTook.Seconds(), "redis-events/s")
+		b.ReportMetric(total/pgTook.Seconds(), "tenants-events/s")
+	}
+}
+
+// BenchmarkReplayAfterRedisLoss100k lets the Redis projector catch up with
+// 100,000 events, then deletes every key of the model (a Redis restarted
+// empty), and reports how long the running projector takes to notice it
+// (its idle check, at most PollInterval) and to replay the model to the
+// head: detect-s, replay-s and total-s.
+//
+//	go test -run '^$' -bench ReplayAfterRedisLoss -benchtime 1x ./projections/
+func BenchmarkReplayAfterRedisLoss100k(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	seed100k(b, f)
+	head := f.head()
+	rdb, prefix := testenv.NewRedis(b)
+	redisModel, err := projections.NewRedisTenants(rdb, f.tenants, projections.RedisConfig{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start(b, f.runner(projections.RunnerConfig{}), redisModel)
+	marker := prefix + "projection:" + projections.RedisTenantsName + ":position"
+	applied := func() domain.Position {
+		v, _ := rdb.Get(ctx, marker).Int64()
+		return domain.Position(v)
+	}
+	eventually(b, 5*time.Minute, "caught up", func() bool { return applied() >= head })
+	b.ResetTimer()
+	for b.Loop() {
+		t0 := time.Now()
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Unlink(ctx, iter.Val())
+		}
+		lost := time.Now()
+		var detected time.Time
+		for applied() < head {
+			if detected.IsZero() && rdb.Exists(ctx, marker).Val() == 1 {
+				detected = time.Now() // the replay wrote its first batch
+			}
+			time.Sleep(time.Millisecond)
+		}
+		done := time.Now()
+		if detected.IsZero() {
+			detected = done
+		}
+		b.ReportMetric(detected.Sub(lost).Seconds(), "detect-s")
+		b.ReportMetric(done.Sub(detected).Seconds(), "replay-s")
+		b.ReportMetric(done.Sub(t0).Seconds(), "total-s")
+	}
+}
+
+// seed100k appends 100,000 events (2,000 tenants × 50: links, updates,
+// suspensions) and returns how many.
+func seed100k(b *testing.B, f *fixture) int {
 	ctx := context.Background()
 	const tenants, perTenant = 2000, 50
 	for i := 0; i < tenants; i++ {
@@ -40,26 +118,5 @@ func BenchmarkRebuild100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	rdb, prefix := testenv.NewRedis(b)
-	redisModel, err := projections.NewRedisTenants(rdb, f.tenants, projections.RedisConfig{Prefix: prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	runner := f.runner(projections.RunnerConfig{})
-	total := float64(tenants * perTenant)
-	b.ResetTimer()
-	for b.Loop() {
-		start := b.Elapsed()
-		if err := runner.Rebuild(ctx, redisModel, nil); err != nil {
-			b.Fatal(err)
-		}
-		redisTook := b.Elapsed() - start
-		start = b.Elapsed()
-		if err := projections.RebuildTenants(ctx, f.pool, nil); err != nil {
-			b.Fatal(err)
-		}
-		pgTook := b.Elapsed() - start
-		b.ReportMetric(total/redisTook.Seconds(), "redis-events/s")
-		b.ReportMetric(total/pgTook.Seconds(), "tenants-events/s")
-	}
+	return tenants * perTenant
 }

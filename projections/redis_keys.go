@@ -12,12 +12,12 @@ import (
 // services read these keys: renaming one breaks them, and leaves the old keys
 // behind until a rebuild.
 const (
-	KeyTenant             = "tenant:"             // tenant:{tenantId} → Context JSON
-	KeyTenantPhone        = "tenant:phone:"       // tenant:phone:{phoneNumberId} → Context JSON
-	KeyTenantIntegration  = "tenant:integration:" // tenant:integration:{integrationId} → Context JSON
-	KeyGenesysToken       = "token:genesys:"      // token:genesys:{tenantId}
-	KeyWhatsAppToken      = "token:whatsapp:"     // token:whatsapp:{tenantId}
-	keyProjection         = "projection:"         // projection:{name}:position and projection:{name}:versions
+	KeyTenant            = "tenant:"             // tenant:{tenantId} → Context JSON
+	KeyTenantPhone       = "tenant:phone:"       // tenant:phone:{phoneNumberId} → Context JSON
+	KeyTenantIntegration = "tenant:integration:" // tenant:integration:{integrationId} → Context JSON
+	KeyGenesysToken      = "token:genesys:"      // token:genesys:{tenantId}
+	KeyWhatsAppToken     = "token:whatsapp:"     // token:whatsapp:{tenantId}
+	keyProjection        = "projection:"         // projection:{name}:position and projection:{name}:versions
 )
 
 // Keys builds the Redis keys of one deployment.

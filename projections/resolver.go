@@ -203,7 +203,10 @@ func (r *Resolver) cached(ctx context.Context, key string, min domain.Position) 
 		raw, err = v.Bytes()
 		return err
 	})
-	return raw, err == nil
+	if err != nil {
+		return nil, false // raw may still be written by a call that timed out
+	}
+	return raw, true
 }
 
 // errBehind reports that the Redis model has not applied the asked position

@@ -42,3 +42,17 @@ func benchmarkOpen(b *testing.B, cfg Config) {
 		}
 	}
 }
+
+// BenchmarkLive is the check the secret and token routes make on every
+// call: one primary-key read of data_keys, never cached.
+func BenchmarkLive(b *testing.B) {
+	v := newVault(b, testenv.NewPool(b), ring(b, testKeys(b, "k1"), "k1"), Config{})
+	tenant := domain.NewTenantID()
+	mustSeal(b, v, tenant, FieldGenesysClientSecret, "warm-up")
+	ctx := context.Background()
+	for b.Loop() {
+		if err := v.Live(ctx, tenant); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -192,3 +192,34 @@ func TestConcurrentFirstSealCreatesOneKey(t *testing.T) {
 		}
 	}
 }
+
+// Live asks PostgreSQL, not the cache: a key destroyed by another process
+// (another replica's vault) is reported shredded at once, and dropped from
+// this vault's cache, which would otherwise still open the secret.
+func TestLiveSeesADestroyByAnotherReplica(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := testenv.NewPool(t)
+	here := newVault(t, pool, ring(t, testKeys(t, "k1"), "k1"), Config{})
+	there := newVault(t, pool, here.Keyring(), Config{})
+	tenant := domain.NewTenantID()
+	ct := mustSeal(t, here, tenant, FieldWhatsAppToken, "token-to-shred")
+	if err := here.Live(ctx, tenant); err != nil {
+		t.Fatalf("Live of a live key: %v", err)
+	}
+	if err := here.Live(ctx, domain.NewTenantID()); err != nil {
+		t.Fatalf("Live of a tenant without a key: %v", err)
+	}
+	if err := there.Destroy(ctx, nil, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if here.cache.len() != 1 {
+		t.Fatalf("this vault should still cache the key; %d cached", here.cache.len())
+	}
+	if err := here.Live(ctx, tenant); !errors.Is(err, ErrShredded) {
+		t.Fatalf("Live after another replica destroyed the key = %v, want ErrShredded", err)
+	}
+	if got, err := here.Open(ctx, tenant, FieldWhatsAppToken, ct); !errors.Is(err, ErrShredded) || got != "" {
+		t.Fatalf("Open after Live found the key destroyed = %q, %v; want ErrShredded (cache dropped)", got, err)
+	}
+}

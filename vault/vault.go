@@ -163,6 +163,37 @@ func (v *Vault) OpenRef(ctx context.Context, tenantID domain.TenantID, field str
 	return v.Open(ctx, tenantID, field, ref.Ciphertext)
 }
 
+// Live checks in PostgreSQL, never in a cache, that the tenant's data key
+// has not been destroyed: one primary-key read. It returns ErrShredded for a
+// destroyed key (and drops it from this process's cache), nil for a live key
+// or a tenant that never had one. Call it before handing out a secret: a
+// cache in this process, or an entry in Redis, may outlive a delete done by
+// another replica.
+func (v *Vault) Live(ctx context.Context, tenantID domain.TenantID) error {
+	tenant, err := domain.ParseTenantID(string(tenantID))
+	if err != nil {
+		return fmt.Errorf("check data key: %w", err)
+	}
+	var destroyed bool
+	err = v.pool.QueryRow(ctx, `SELECT destroyed_at IS NOT NULL FROM data_keys WHERE tenant_id = $1`, string(tenant)).Scan(&destroyed)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("check data key of tenant %s: %w", tenant, err)
+	case destroyed:
+		v.cache.forget(tenant)
+		return ErrShredded
+	}
+	return nil
+}
+
+// Forget drops the tenant's data key from this process's cache, for a
+// replica that learns of a deletion made by another one.
+func (v *Vault) Forget(tenantID domain.TenantID) {
+	v.cache.forget(tenantID)
+}
+
 // Destroy crypto-shreds the tenant: it erases the tenant's wrapped data key
 // (keeping a row with the key id and destroyed_at, for audit) in tx, or on
 // the pool when tx is nil, and drops the key from this process's cache.

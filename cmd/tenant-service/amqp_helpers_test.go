@@ -23,8 +23,7 @@ import (
 )
 
 // useExchange gives the app started with env an exchange of the test's own
-// (AMQP_EXCHANGE) and deletes it, with its unrouted exchange and queue, at
-// cleanup (after the app stopped, as cleanups run last-in first-out).
+// (AMQP_EXCHANGE) and deletes it at cleanup (after the app stopped, as cleanups run last-in first-out).
 func useExchange(t testing.TB, env map[string]string) {
 	t.Helper()
 	exchange, broker := testenv.Name("test.events."), testenv.AMQPURL(t)
@@ -36,9 +35,7 @@ func useExchange(t testing.TB, env map[string]string) {
 		}
 		defer conn.Close()
 		if ch, err := conn.Channel(); err == nil {
-			_, _ = ch.QueueDelete(exchange+messaging.UnroutedSuffix, false, false, false)
 			_ = ch.ExchangeDelete(exchange, false, false)
-			_ = ch.ExchangeDelete(exchange+messaging.UnroutedSuffix, false, false)
 		}
 	})
 }
@@ -69,9 +66,8 @@ func bindTap(t testing.TB, env map[string]string) *eventTap {
 		t.Fatalf("tap: channel: %v", err)
 	}
 	queue := testenv.Name("test.q.")
-	// The relay declares the exchange with exactly these arguments.
-	args := amqp.Table{"alternate-exchange": exchange + messaging.UnroutedSuffix}
-	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, args); err != nil {
+	// Declared the way any consumer declares it, before or after the relay: plain.
+	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		t.Fatalf("tap: declare exchange: %v", err)
 	}
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {

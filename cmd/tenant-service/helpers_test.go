@@ -42,7 +42,7 @@ func testEnv(t testing.TB) map[string]string {
 		"API_KEYS":         "admin:" + adminKey + ",service:" + serviceKey + ",auditor:" + auditorKey,
 		"DEV_STATE_DIR":    t.TempDir(),
 	}
-	// An exchange of the test's own, deleted with its unrouted queue at the end.
+	// An exchange of the test's own, deleted at the end.
 	useExchange(t, env)
 	return env
 }

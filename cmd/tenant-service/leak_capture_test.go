@@ -105,8 +105,7 @@ type eventCapture struct {
 
 // captureEvents gives the app started with env an event exchange of the
 // test's own (AMQP_EXCHANGE) and binds a fresh queue to it with tenant.#.
-// The queue, the exchange and the relay's unrouted exchange and queue are
-// deleted when the test ends, after the app stopped (cleanups run last in,
+// The queue and the exchange are deleted when the test ends, after the app stopped (cleanups run last in,
 // first out).
 func captureEvents(t *testing.T, env map[string]string) *eventCapture {
 	t.Helper()
@@ -121,9 +120,8 @@ func captureEvents(t *testing.T, env map[string]string) *eventCapture {
 		t.Fatalf("open channel: %v", err)
 	}
 	c := &eventCapture{conn: conn, ch: ch, queue: testenv.Name("leaktest.")}
-	// The same arguments as the relay's declaration, or RabbitMQ refuses it.
-	args := amqp.Table{"alternate-exchange": ex + messaging.UnroutedSuffix}
-	if err := ch.ExchangeDeclare(ex, amqp.ExchangeTopic, true, false, false, false, args); err != nil {
+	// Declared the way any consumer declares it: plain, durable, topic.
+	if err := ch.ExchangeDeclare(ex, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
 		t.Fatalf("declare exchange: %v", err)
 	}
 	if _, err := ch.QueueDeclare(c.queue, false, false, true, false, nil); err != nil {
@@ -145,9 +143,7 @@ func captureEvents(t *testing.T, env map[string]string) *eventCapture {
 	}()
 	t.Cleanup(func() {
 		_, _ = ch.QueueDelete(c.queue, false, false, false)
-		_, _ = ch.QueueDelete(ex+messaging.UnroutedSuffix, false, false, false)
 		_ = ch.ExchangeDelete(ex, false, false)
-		_ = ch.ExchangeDelete(ex+messaging.UnroutedSuffix, false, false)
 		_ = conn.Close()
 	})
 	return c

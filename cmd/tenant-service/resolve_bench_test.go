@@ -51,11 +51,17 @@ const (
 	benchSeedKeys         = 8 // admin keys seeding in parallel, each with its own rate limit
 )
 
-func BenchmarkResolveByPhone(b *testing.B) { benchmarkResolve(b, false) }
+func BenchmarkResolveByPhone(b *testing.B) { benchmarkResolve(b, false, false) }
+
+// BenchmarkResolveByPhoneMinPosition is BenchmarkResolveByPhone with
+// ?minPosition= the head after seeding on every request, as a consumer
+// re-reading on a message sends it: Redis answers after reading its applied
+// position in the same round trip.
+func BenchmarkResolveByPhoneMinPosition(b *testing.B) { benchmarkResolve(b, false, true) }
 
 // BenchmarkResolveByPhoneRedisDown resolves with REDIS_URL pointing at a
 // closed port: every answer comes from PostgreSQL.
-func BenchmarkResolveByPhoneRedisDown(b *testing.B) { benchmarkResolve(b, true) }
+func BenchmarkResolveByPhoneRedisDown(b *testing.B) { benchmarkResolve(b, true, false) }
 
 // benchApp starts the app (with Redis unreachable when redisDown), links
 // the numbers and waits until the Redis model has them all. It returns the
@@ -86,11 +92,20 @@ func benchApp(b *testing.B, redisDown bool) (*testApp, []string, *redis.Client) 
 	return a, paths, rdb
 }
 
-func benchmarkResolve(b *testing.B, redisDown bool) {
+func benchmarkResolve(b *testing.B, redisDown, minPosition bool) {
 	clients := benchEnvInt(b, "RESOLVE_BENCH_CLIENTS", 32)
 	rate := benchEnvInt(b, "RESOLVE_BENCH_RATE", 5000)
 	duration := benchEnvDuration(b, "RESOLVE_BENCH_DURATION", 5*time.Second)
 	a, paths, rdb := benchApp(b, redisDown)
+	if minPosition {
+		var head int64
+		if err := openPool(b, a.env).QueryRow(context.Background(), `SELECT position FROM es_head`).Scan(&head); err != nil {
+			b.Fatal(err)
+		}
+		for i := range paths {
+			paths[i] += "?minPosition=" + strconv.FormatInt(head, 10)
+		}
+	}
 	// Warm up: every number once (fills Redis on a miss, warms pools and caches).
 	if res := runLoad(a.srv.URL, paths, 8, 0, 0, len(paths)); res.failures > 0 {
 		b.Fatalf("warm-up: %d of %d failed, first: %s", res.failures, res.requests, res.firstFailure)

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
+	"tenant-service/genesys"
 	"tenant-service/vault"
 )
 
@@ -38,6 +39,23 @@ func openVault(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*vault.Vault, 
 	return vault.New(pool, ring, vault.Config{})
 }
 
+// forgetSecrets drops this replica's cached data key and Genesys token
+// memory of a tenant that another replica deleted, and the token memory of
+// one whose credentials were rotated.
+func forgetSecrets(v *vault.Vault, tokens *genesys.Provider) func([]domain.StoredEvent) {
+	return func(events []domain.StoredEvent) {
+		for _, e := range events {
+			switch e.Type {
+			case domain.EventTenantDeleted:
+				v.Forget(e.TenantID)
+				tokens.Forget(string(e.TenantID))
+			case domain.EventCredentialsRotated:
+				tokens.Forget(string(e.TenantID))
+			}
+		}
+	}
+}
+
 // sealer adapts the vault to the handlers (which seal before the command's
 // transaction) and to the Genesys token cache.
 type sealer struct{ v *vault.Vault }
@@ -49,6 +67,8 @@ func (s sealer) SealRef(ctx context.Context, id domain.TenantID, field, plaintex
 func (s sealer) OpenRef(ctx context.Context, id domain.TenantID, field string, ref domain.SecretRef) (string, error) {
 	return s.v.OpenRef(ctx, id, field, ref)
 }
+
+func (s sealer) Live(ctx context.Context, id domain.TenantID) error { return s.v.Live(ctx, id) }
 
 func (s sealer) Seal(ctx context.Context, tenantID, field, plaintext string) (string, error) {
 	return s.v.Seal(ctx, nil, domain.TenantID(tenantID), field, plaintext)

@@ -117,7 +117,15 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = relay.Close() })
-	a.background = append(a.background, notifier.Run, purgeIdempotency(store, log),
+	// Every replica follows the feed for what it keeps in memory: a tenant
+	// deleted or rotated on another replica leaves no data key or token here.
+	follower, err := projections.NewFollower(store, notifier, log, projections.FollowerConfig{})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	follower.Handle(forgetSecrets(v, tokens))
+	a.background = append(a.background, notifier.Run, follower.Run, purgeIdempotency(store, log),
 		func(ctx context.Context) error { return runner.Run(ctx, redisModel) },
 		func(ctx context.Context) error { return relayRunner.Run(ctx, relay) })
 	resolver := projections.NewResolver(rdb, cfg.RedisKeyPrefix, tenants, log)
