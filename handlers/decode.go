@@ -21,12 +21,29 @@ import (
 // malformed JSON are 400s naming the problem; a body over the limit is 413;
 // another content type is 415. It returns the raw bytes for request hashing.
 func (s *Server) readJSON(c *gin.Context, v any) ([]byte, bool) {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || (mt != "application/json" && mt != "application/merge-patch+json" && !strings.HasSuffix(mt, "+json")) {
-		s.problem(c, http.StatusUnsupportedMediaType, "unsupported-media-type",
-			"the request body must be application/json", nil)
+	raw, ok := s.readBody(c)
+	if !ok {
 		return nil, false
 	}
+	return raw, s.decodeJSON(c, raw, v)
+}
+
+// optionalJSON is readJSON for routes whose body is optional (the status
+// actions' {reason}): an empty body is accepted whatever its Content-Type,
+// as clients send Content-Type: application/json on every request.
+func (s *Server) optionalJSON(c *gin.Context, v any) ([]byte, bool) {
+	raw, ok := s.readBody(c)
+	if !ok {
+		return nil, false
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, true
+	}
+	return raw, s.decodeJSON(c, raw, v)
+}
+
+// readBody reads the whole (size-limited) body.
+func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
 	raw, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -38,25 +55,36 @@ func (s *Server) readJSON(c *gin.Context, v any) ([]byte, bool) {
 		s.problem(c, http.StatusBadRequest, "unreadable-body", "the request body could not be read", nil)
 		return nil, false
 	}
+	return raw, true
+}
+
+// decodeJSON checks the content type and decodes raw strictly into v.
+func (s *Server) decodeJSON(c *gin.Context, raw []byte, v any) bool {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "application/merge-patch+json" && !strings.HasSuffix(mt, "+json")) {
+		s.problem(c, http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"the request body must be application/json", nil)
+		return false
+	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		s.fail(c, domain.Invalid(domain.FieldError{Field: "body", Message: "a JSON object is required"}))
-		return nil, false
+		return false
 	}
 	if name := unknownField(raw, reflect.TypeOf(v)); name != "" {
 		s.fail(c, domain.Invalid(domain.FieldError{Field: name, Message: "is not a known field"}))
-		return nil, false
+		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		s.fail(c, domain.Invalid(jsonFieldError(err)))
-		return nil, false
+		return false
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		s.fail(c, domain.Invalid(domain.FieldError{Field: "body", Message: "must hold a single JSON object and nothing after it"}))
-		return nil, false
+		return false
 	}
-	return raw, true
+	return true
 }
 
 // jsonFieldError names the field a decoding error is about.

@@ -147,11 +147,3 @@ func (s *Server) execute(c *gin.Context, id domain.TenantID, opts WriteOptions, 
 	}
 	s.respondTenant(c, status, res.State)
 }
-
-// optionalJSON accepts an empty body or a JSON object (decoded into v) for action routes.
-func (s *Server) optionalJSON(c *gin.Context, v any) ([]byte, bool) {
-	if c.Request.ContentLength == 0 && c.GetHeader("Content-Type") == "" {
-		return nil, true
-	}
-	return s.readJSON(c, v)
-}

@@ -15,10 +15,11 @@ import (
 	"tenant-service/metagraph"
 )
 
-// WebhookTenants finds the live tenant a Meta webhook change is about.
+// WebhookTenants finds the live tenants a Meta webhook change is about.
 type WebhookTenants interface {
 	OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error)
-	OwnerOfWABA(ctx context.Context, wabaID string) (domain.TenantID, error)
+	// HoldersOfWABA returns every live tenant holding a number of the WABA.
+	HoldersOfWABA(ctx context.Context, wabaID string) ([]domain.TenantID, error)
 }
 
 // webhookActor is recorded as the actor of events caused by Meta's webhooks.
@@ -67,13 +68,13 @@ func (s *Server) receiveWebhook(c *gin.Context) {
 		sum := sha256.Sum256(raw)
 		for i, entry := range n.Entry {
 			for j, change := range entry.Changes {
-				ok, err := s.recordChange(c, sum[:], i, j, entry, change)
+				n, err := s.recordChange(c, sum[:], i, j, entry, change)
 				if err != nil {
 					s.fail(c, err) // Meta retries; the idempotency key keeps retries single
 					return
 				}
-				if ok {
-					recorded++
+				if n > 0 {
+					recorded += n
 				} else {
 					ignored++
 				}
@@ -83,7 +84,10 @@ func (s *Server) receiveWebhook(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"recorded": recorded, "ignored": ignored})
 }
 
-func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry metagraph.Entry, ch metagraph.Change) (bool, error) {
+// recordChange records one change on every live tenant it is about: the
+// holder of the number it names, or, for a change of the whole WABA, every
+// tenant holding a number of that WABA. It returns how many recorded it.
+func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry metagraph.Entry, ch metagraph.Change) (int, error) {
 	u := domain.WhatsAppAccountUpdated{WABAID: entry.ID, PhoneNumberID: ch.PhoneNumberID(), Field: ch.Field, Event: ch.Value.Event}
 	switch ch.Field {
 	case metagraph.FieldAccountUpdate:
@@ -104,35 +108,45 @@ func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry m
 		}
 		u.Event = ch.Value.Decision
 	default:
-		return false, nil // messages and other fields are not account changes
+		return 0, nil // messages and other fields are not account changes
 	}
 	if err := boundWebhookFields(&u); err != nil {
-		return false, nil // nothing sensible to record
+		return 0, nil // nothing sensible to record
 	}
 	ctx := c.Request.Context()
-	var id domain.TenantID
-	var err error
+	var ids []domain.TenantID
 	if u.PhoneNumberID != "" {
-		id, err = s.deps.Webhooks.OwnerOfPhone(ctx, u.PhoneNumberID)
+		id, err := s.deps.Webhooks.OwnerOfPhone(ctx, u.PhoneNumberID)
+		if domain.KindOf(err) == domain.KindNotFound {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		ids = []domain.TenantID{id}
 	} else {
-		id, err = s.deps.Webhooks.OwnerOfWABA(ctx, u.WABAID)
+		var err error
+		if ids, err = s.deps.Webhooks.HoldersOfWABA(ctx, u.WABAID); err != nil {
+			return 0, err
+		}
 	}
-	if domain.KindOf(err) == domain.KindNotFound {
-		return false, nil
+	recorded := 0
+	for _, id := range ids {
+		meta := s.metadata(c)
+		meta.Actor, meta.ActorRole = webhookActor, ""
+		opts := WriteOptions{Metadata: meta,
+			IdempotencyScope: fmt.Sprintf("%s|%s|%d|%d|%s", webhookActor, hex.EncodeToString(bodyHash), i, j, id),
+			RequestHash:      bodyHash}
+		res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error { return t.RecordAccountUpdate(u) })
+		switch {
+		case domain.KindOf(err) == domain.KindNotFound:
+		case err != nil:
+			return recorded, err
+		case len(res.Events) > 0 || res.Duplicate:
+			recorded++
+		}
 	}
-	if err != nil {
-		return false, err
-	}
-	meta := s.metadata(c)
-	meta.Actor, meta.ActorRole = webhookActor, ""
-	opts := WriteOptions{Metadata: meta,
-		IdempotencyScope: fmt.Sprintf("%s|%s|%d|%d", webhookActor, hex.EncodeToString(bodyHash), i, j),
-		RequestHash:      bodyHash}
-	res, err := s.deps.Writer.Execute(ctx, id, opts, func(t *domain.Tenant) error { return t.RecordAccountUpdate(u) })
-	if domain.KindOf(err) == domain.KindNotFound {
-		return false, nil
-	}
-	return err == nil && (len(res.Events) > 0 || res.Duplicate), err
+	return recorded, nil
 }
 
 // boundWebhookFields refuses absurd values instead of storing them.

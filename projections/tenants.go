@@ -342,9 +342,18 @@ func (m *Tenants) OwnerOfPhone(ctx context.Context, phoneNumberID string) (domai
 	return m.owner(ctx, `SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`, phoneNumberID)
 }
 
-// OwnerOfWABA returns the live tenant whose linked numbers belong to the WABA.
-func (m *Tenants) OwnerOfWABA(ctx context.Context, wabaID string) (domain.TenantID, error) {
-	return m.owner(ctx, `SELECT tenant_id::text FROM phone_number_claims WHERE waba_id = $1 LIMIT 1`, wabaID)
+// HoldersOfWABA returns every live tenant holding a linked number of the
+// WABA (several tenants may hold numbers of one WABA), in id order.
+func (m *Tenants) HoldersOfWABA(ctx context.Context, wabaID string) ([]domain.TenantID, error) {
+	rows, err := m.pool.Query(ctx, `SELECT DISTINCT tenant_id::text FROM phone_number_claims WHERE waba_id = $1 ORDER BY 1`, wabaID)
+	if err != nil {
+		return nil, fmt.Errorf("holders of WABA %s: %w", wabaID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[domain.TenantID])
+	if err != nil {
+		return nil, fmt.Errorf("holders of WABA %s: %w", wabaID, err)
+	}
+	return ids, nil
 }
 
 func (m *Tenants) owner(ctx context.Context, q, value string) (domain.TenantID, error) {

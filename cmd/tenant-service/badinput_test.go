@@ -114,3 +114,38 @@ func TestMalformedRequestsNever500(t *testing.T) {
 		}
 	}
 }
+
+// A route whose body is optional accepts an empty body whatever its
+// Content-Type: clients (and the README's own tour) send
+// Content-Type: application/json on every request.
+func TestEmptyBodyIsAcceptedWhateverItsContentType(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	id := a.createTenant("Bodiless")
+	a.do("POST", "/api/tenants/"+id+"/whatsapp", adminKey, `{"wabaId":"5500","phoneNumberId":"5501","accessToken":"EAAbodiless-token-123456"}`)
+	for _, ct := range []string{"application/json", "text/plain", ""} {
+		for _, step := range []struct{ method, path, status string }{
+			{"POST", "/suspend", "suspended"}, {"POST", "/reactivate", "active"},
+		} {
+			headers := []string{}
+			if ct != "" {
+				headers = append(headers, "Content-Type: "+ct)
+			}
+			r := a.do(step.method, "/api/tenants/"+id+step.path, adminKey, "", headers...)
+			if r.status != 200 || r.json(t)["status"] != step.status {
+				t.Fatalf("%s %s with Content-Type %q and no body: %d %s", step.method, step.path, ct, r.status, r.body)
+			}
+		}
+	}
+	// A body that is not JSON is still refused.
+	expectProblem(t, a.do("POST", "/api/tenants/"+id+"/suspend", adminKey, "reason=x", "Content-Type: text/plain"), 415, "")
+	// The tour's crypto-shred: DELETE with Content-Type: application/json and no body.
+	r := a.do("DELETE", "/api/tenants/"+id, adminKey, "", "Content-Type: application/json")
+	if r.status != 200 || r.json(t)["status"] != "deleted" {
+		t.Fatalf("DELETE with Content-Type and no body: %d %s", r.status, r.body)
+	}
+	p := expectProblem(t, a.do("GET", "/api/tenants/"+id+"/whatsapp/token", serviceKey, ""), 422, "")
+	if p["code"] != "secrets-shredded" {
+		t.Fatalf("after the delete the token route says %v", p["code"])
+	}
+}

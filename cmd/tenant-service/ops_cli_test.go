@@ -94,3 +94,29 @@ func TestKeysRotateCLI(t *testing.T) {
 		t.Fatalf("generate: %d %q", code, out)
 	}
 }
+
+// `projections rebuild relay.rabbitmq` run while no replica leads the relay
+// publishes every event again, to AMQP_EXCHANGE.
+func TestRebuildRelayCLIPublishesToTheConfiguredExchange(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	tap := bindTap(t, env)
+	a, stop := startStoppable(t, env)
+	a.createTenant("Republished")
+	a.createTenant("Republished too")
+	want := committedEvents(t, openPool(t, env))
+	tap.waitAll(t, 20*time.Second, want)
+	stop()
+	before := len(tap.deliveries())
+
+	code, out, errOut := runCLI(t, env, "projections", "rebuild", "relay.rabbitmq")
+	if code != 0 || !strings.Contains(out, "relay.rabbitmq rebuilt") {
+		t.Fatalf("rebuild relay: %d %q %q", code, out, errOut)
+	}
+	eventually(t, 20*time.Second, func() error {
+		if got := len(tap.deliveries()) - before; got < len(want) {
+			return errorf("%d of %d events republished to %s", got, len(want), env["AMQP_EXCHANGE"])
+		}
+		return nil
+	})
+}

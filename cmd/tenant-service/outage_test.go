@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,8 +42,16 @@ func TestPostgresDownIs503(t *testing.T) {
 			t.Fatalf("%s %s took %s", req.method, req.path, time.Since(start))
 		}
 	}
-	if r := a.do("GET", "/readyz", "", ""); r.status != 503 {
-		t.Fatalf("readyz during outage: %d", r.status)
+	// /readyz names the dependency and its state, never its address, user or database.
+	r := a.do("GET", "/readyz", "", "")
+	if r.status != 503 || !strings.Contains(string(r.body), `"postgres":{"status":"down"}`) {
+		t.Fatalf("readyz during outage: %d %s", r.status, r.body)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	for _, secret := range []string{db, u.Hostname(), proxy.Addr(), u.User.Username() + "@", "user=", "host=", "dial", "database"} {
+		if strings.Contains(string(r.body), secret) {
+			t.Fatalf("readyz shows %q: %s", secret, r.body)
+		}
 	}
 	if err := proxy.Restore(); err != nil {
 		t.Fatal(err)
@@ -53,7 +62,7 @@ func TestPostgresDownIs503(t *testing.T) {
 		}
 		return nil
 	})
-	r := a.do("GET", "/api/tenants?limit=10", adminKey, "")
+	r = a.do("GET", "/api/tenants?limit=10", adminKey, "")
 	if n := len(r.json(t)["items"].([]any)); n != 1 {
 		t.Fatalf("%d tenants after the outage, want 1 (nothing half-written)", n)
 	}

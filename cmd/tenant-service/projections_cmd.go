@@ -103,7 +103,7 @@ func rebuildRedis(ctx context.Context, cfg Config, log *slog.Logger, pool *pgxpo
 }
 
 func rebuildRelay(ctx context.Context, cfg Config, log *slog.Logger, runner *projections.Runner, progress func(done, total int64)) error {
-	relay, err := messaging.NewRelay(cfg.AMQPURL, log, messaging.RelayConfig{})
+	relay, err := messaging.NewRelay(cfg.AMQPURL, log, messaging.RelayConfig{Exchange: cfg.AMQPExchange})
 	if err != nil {
 		return err
 	}

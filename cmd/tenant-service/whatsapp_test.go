@@ -252,3 +252,34 @@ func TestWebhook(t *testing.T) {
 	junk := `{"object":`
 	expectProblem(t, a.do("POST", "/api/whatsapp/webhook", "", junk, "X-Hub-Signature-256: "+metagraph.Sign("webhook-app-secret", []byte(junk))), 400, "body")
 }
+
+// An account webhook names a WABA; every live tenant holding a number of it
+// records the update, not just one of them.
+func TestWebhookForAWABARecordsOnEveryHolder(t *testing.T) {
+	t.Parallel()
+	a := webhookApp(t)
+	first, second, other := a.createTenant("Holder one"), a.createTenant("Holder two"), a.createTenant("Elsewhere")
+	a.do("POST", "/api/tenants/"+first+"/whatsapp", adminKey, `{"wabaId":"6100","phoneNumberId":"7101"}`)
+	a.do("POST", "/api/tenants/"+second+"/whatsapp", adminKey, `{"wabaId":"6100","phoneNumberId":"7102"}`)
+	a.do("POST", "/api/tenants/"+other+"/whatsapp", adminKey, `{"wabaId":"6200","phoneNumberId":"7201"}`)
+	body := `{"object":"whatsapp_business_account","entry":[{"id":"6100","time":1700000000,"changes":[` +
+		`{"field":"account_update","value":{"event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":"DISABLE"}}}]}]}`
+	sign := "X-Hub-Signature-256: " + metagraph.Sign("webhook-app-secret", []byte(body))
+	r := a.do("POST", "/api/whatsapp/webhook", "", body, sign)
+	if v := r.json(t); r.status != 200 || v["recorded"] != float64(2) {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	a.do("POST", "/api/whatsapp/webhook", "", body, sign) // Meta's retry records nothing more
+	for id, want := range map[string]string{first: "DISABLE", second: "DISABLE", other: ""} {
+		n := 0
+		for _, typ := range eventTypes(t, a, id) {
+			if typ == "WhatsAppAccountUpdated" {
+				n++
+			}
+		}
+		w, _ := a.do("GET", "/api/tenants/"+id, adminKey, "").json(t)["whatsapp"].(map[string]any)
+		if got, _ := w["banState"].(string); got != want || (want != "") != (n == 1) || n > 1 {
+			t.Fatalf("tenant %s: ban state %q and %d updates, want %q", id, got, n, want)
+		}
+	}
+}
