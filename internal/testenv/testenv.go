@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,30 +57,49 @@ func answers(rawURL, defaultPort string) bool {
 	return true
 }
 
+// service is one of the three servers the tests need, found once per test
+// binary.
 type service struct {
-	once sync.Once
-	url  string
-	err  error
+	name, envVar, def, port string
+	hint                    func(port string) string // the command that starts it locally
+	start                   func(context.Context) (string, error)
+
+	once     sync.Once
+	url      string
+	err      error
+	reported atomic.Bool
 }
 
-var pgService, redisService, amqpService service
+var (
+	pgService = &service{name: "PostgreSQL", envVar: "TEST_DATABASE_URL", def: defaultDatabaseURL, port: "5432",
+		hint:  func(string) string { return "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start" },
+		start: startPostgres}
+	redisService = &service{name: "Redis", envVar: "TEST_REDIS_URL", def: defaultRedisURL, port: "6379",
+		hint:  func(port string) string { return `redis-server --daemonize yes --port ` + port + ` --save ""` },
+		start: startRedis}
+	amqpService = &service{name: "RabbitMQ", envVar: "TEST_AMQP_URL", def: defaultAMQPURL, port: "5672",
+		hint: func(string) string { return "rabbitmq-server -detached" }, start: startRabbitMQ}
+)
 
-// resolve returns the service URL: the env value or default when it answers,
-// else a container started by start.
-func (s *service) resolve(envVar, def, port string, start func(context.Context) (string, error)) (string, error) {
+// resolve returns the service URL: the environment's value or the default
+// when it answers, else a container's.
+func (s *service) resolve() (string, error) {
 	s.once.Do(func() {
-		s.url = os.Getenv(envVar)
+		s.url = os.Getenv(s.envVar)
 		if s.url == "" {
-			s.url = def
+			s.url = s.def
 		}
-		if answers(s.url, port) {
+		if answers(s.url, s.port) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		u, err := start(ctx)
+		u, err := s.start(ctx)
 		if err != nil {
-			s.err = err
+			host := hostOf(s.url, s.port)
+			_, port, _ := net.SplitHostPort(host)
+			s.err = fmt.Errorf("%s is not answering at %s and no Docker engine could start one (%s): start it with `%s`, or set %s",
+				s.name, host, firstLine(err), s.hint(port), s.envVar)
 			return
 		}
 		s.url = u
@@ -87,35 +107,56 @@ func (s *service) resolve(envVar, def, port string, start func(context.Context) 
 	return s.url, s.err
 }
 
+// get returns the service URL or fails the test. The explanation is printed
+// by the first test that needs the missing service; the others of the same
+// run fail without repeating it.
+func (s *service) get(t testing.TB) string {
+	t.Helper()
+	u, err := s.resolve()
+	if err != nil {
+		if s.reported.CompareAndSwap(false, true) {
+			t.Fatal(err)
+		}
+		t.FailNow()
+	}
+	return u
+}
+
+// hostOf returns the host:port a service URL points at (no credentials).
+func hostOf(rawURL, defaultPort string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return "an unparsable URL"
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+func firstLine(err error) string {
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
+}
+
 // DatabaseURL returns the URL of the PostgreSQL server tests use (the
 // maintenance database).
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	u, err := pgService.resolve("TEST_DATABASE_URL", defaultDatabaseURL, "5432", startPostgres)
-	if err != nil {
-		t.Fatalf("PostgreSQL is not answering at %s and no Docker engine could start one (%v): start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` or set TEST_DATABASE_URL", os.Getenv("TEST_DATABASE_URL")+defaultDatabaseURL, err)
-	}
-	return u
+	return pgService.get(t)
 }
 
 // RedisURL returns the URL of the Redis server tests use.
 func RedisURL(t testing.TB) string {
 	t.Helper()
-	u, err := redisService.resolve("TEST_REDIS_URL", defaultRedisURL, "6379", startRedis)
-	if err != nil {
-		t.Fatalf("Redis is not answering at 127.0.0.1:6379 and no Docker engine could start one (%v): start it with `redis-server --daemonize yes --port 6379` or set TEST_REDIS_URL", err)
-	}
-	return u
+	return redisService.get(t)
 }
 
 // AMQPURL returns the URL of the RabbitMQ server tests use.
 func AMQPURL(t testing.TB) string {
 	t.Helper()
-	u, err := amqpService.resolve("TEST_AMQP_URL", defaultAMQPURL, "5672", startRabbitMQ)
-	if err != nil {
-		t.Fatalf("RabbitMQ is not answering at 127.0.0.1:5672 and no Docker engine could start one (%v): start it with `rabbitmq-server -detached` or set TEST_AMQP_URL", err)
-	}
-	return u
+	return amqpService.get(t)
 }
 
 var (
