@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
-.PHONY: run test bench build migrate vet fmt check
+.PHONY: run test bench fuzz build migrate vet fmt check
 
 ## run: create the database if missing, migrate, serve on $PORT (default 3007)
 run:
@@ -16,6 +16,15 @@ test:
 ## bench: the benchmarks whose figures go into closing notes
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+
+## fuzz: each fuzz target for FUZZTIME (default 60s); `make test` runs their seed corpora only
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./eventstore
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNotification$$' -fuzztime $(FUZZTIME) ./metagraph
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./handlers
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./cmd/tenant-service
+	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) ./cmd/tenant-service
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/tenant-service ./cmd/tenant-service

@@ -263,6 +263,9 @@ func (t *Tenant) RecordAccountUpdate(u WhatsAppAccountUpdated) error {
 	if !t.state.Exists() {
 		return ErrTenantNotFound
 	}
+	if err := ValidateAccountUpdate(u); err != nil {
+		return err
+	}
 	if t.state.Status == StatusDeleted {
 		return nil
 	}

@@ -68,9 +68,12 @@ func validateExternalRef(s string) error {
 	return nil
 }
 
+// validateReason allows line breaks and tabs in a free-text reason, but no
+// other control character (a NUL cannot even be stored in PostgreSQL's jsonb).
 func validateReason(s string) error {
-	if utf8.RuneCountInString(s) > MaxReasonLen || !utf8.ValidString(s) {
-		return Invalid(FieldError{Field: "reason", Message: fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxReasonLen)})
+	if utf8.RuneCountInString(s) > MaxReasonLen || !utf8.ValidString(s) ||
+		strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }) >= 0 {
+		return Invalid(FieldError{Field: "reason", Message: fmt.Sprintf("must be valid UTF-8 of at most %d characters, without control characters but line breaks and tabs", MaxReasonLen)})
 	}
 	return nil
 }
@@ -87,6 +90,12 @@ func validateSettings(s Settings) []FieldError {
 	}
 	return f
 }
+
+// ValidExternalID reports whether s could be an identifier this service
+// stores (a phone number id, WABA id, integration id): what
+// validateExternalID accepts. A lookup by any other value cannot match, and
+// is answered without asking PostgreSQL or Redis.
+func ValidExternalID(s string, max int) bool { return validateExternalID(s, max) == nil }
 
 // validateExternalID checks an identifier issued by Meta or Genesys: printable
 // ASCII without spaces or slashes, bounded.
@@ -150,6 +159,24 @@ func ValidateIntegration(integrationID, webhookSecret string) error {
 	var f fieldErrors
 	f.check("integrationId", validateExternalID(integrationID, 128))
 	f.check("webhookSecret", validateSecret(webhookSecret, false))
+	return f.err()
+}
+
+// ValidateAccountUpdate checks what a Meta webhook reported before it is
+// recorded: the WABA and phone number ids as identifiers, the other fields
+// as bounded text without control characters.
+func ValidateAccountUpdate(u WhatsAppAccountUpdated) error {
+	var f fieldErrors
+	f.check("wabaId", validateExternalID(u.WABAID, 64))
+	if u.PhoneNumberID != "" {
+		f.check("phoneNumberId", validateExternalID(u.PhoneNumberID, 64))
+	}
+	f.check("field", validateOptional(u.Field, 64))
+	f.check("event", validateOptional(u.Event, 128))
+	f.check("qualityRating", validateOptional(u.QualityRating, 64))
+	f.check("status", validateOptional(u.Status, 64))
+	f.check("banState", validateOptional(u.BanState, 64))
+	f.check("displayName", validateOptional(u.DisplayName, 200))
 	return f.err()
 }
 

@@ -142,6 +142,10 @@ func (s *Server) eventFilter(c *gin.Context) (domain.EventFilter, bool) {
 		}
 	}
 	f.Actor = c.Query("actor")
+	if f.Actor != "" && !domain.ValidExternalID(f.Actor, 128) {
+		s.invalid(c, "actor", "must be an actor identity such as admin:3f9a1c2b or meta:webhook")
+		return f, false
+	}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time

@@ -54,6 +54,12 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if ok {
 		status = statusOf[de.Kind]
 	}
+	if status == 0 && isBadInput(err) {
+		s.log.WarnContext(c.Request.Context(), "a request value was refused by PostgreSQL; validation should have caught it",
+			"error", err.Error(), "request_id", requestID(c), "route", c.FullPath())
+		de, status, ok = domain.Invalid(domain.FieldError{Field: "request", Message: "holds a value that cannot be stored or looked up (invalid text)"}),
+			http.StatusBadRequest, true
+	}
 	if status == 0 && isUnavailable(err) {
 		de, status, ok = &domain.Error{Kind: domain.KindUnavailable, Code: "dependency-unavailable",
 			Detail: "a service this request needs is unavailable; retry later"}, http.StatusServiceUnavailable, true

@@ -39,7 +39,9 @@ func (s *Server) resolve(c *gin.Context, id string, lookup func(context.Context,
 	if !ok {
 		return
 	}
-	if id == "" || len(id) > maxLookupLen {
+	// A value no tenant could hold (control characters, invalid UTF-8, too
+	// long) is not looked up: it reaches neither Redis nor PostgreSQL.
+	if !domain.ValidExternalID(id, maxLookupLen) {
 		s.fail(c, domain.Errorf(domain.KindNotFound, "tenant-not-found", "no live tenant holds this id"))
 		return
 	}

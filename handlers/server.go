@@ -142,6 +142,22 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Route names one route the server answers.
+type Route struct {
+	Method string
+	Path   string // with :param placeholders, e.g. /api/tenants/:tenantId
+}
+
+// Routes lists every route the server answers (health, metrics and the
+// webhook included), for tests and the API description checks.
+func (s *Server) Routes() []Route {
+	var out []Route
+	for _, r := range s.router.Routes() {
+		out = append(out, Route{Method: r.Method, Path: r.Path})
+	}
+	return out
+}
+
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 

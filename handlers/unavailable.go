@@ -36,3 +36,12 @@ func isUnavailable(err error) bool {
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
+
+// isBadInput reports whether PostgreSQL refused a value of the request as
+// data (SQLSTATE class 22: invalid byte sequence, untranslatable character,
+// value out of range). Validation keeps such values out; this is the safety
+// net that makes one that slips through a 400, never a 500.
+func isBadInput(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && len(pe.Code) == 5 && pe.Code[:2] == "22"
+}

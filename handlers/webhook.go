@@ -88,30 +88,14 @@ func (s *Server) receiveWebhook(c *gin.Context) {
 // holder of the number it names, or, for a change of the whole WABA, every
 // tenant holding a number of that WABA. It returns how many recorded it.
 func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry metagraph.Entry, ch metagraph.Change) (int, error) {
-	u := domain.WhatsAppAccountUpdated{WABAID: entry.ID, PhoneNumberID: ch.PhoneNumberID(), Field: ch.Field, Event: ch.Value.Event}
-	switch ch.Field {
-	case metagraph.FieldAccountUpdate:
-		if ch.Value.BanInfo != nil {
-			u.BanState = ch.Value.BanInfo.WABABanState
-		}
-	case metagraph.FieldPhoneNumberQualityUpdate:
-		u.Status = ch.Value.CurrentLimit
-		switch ch.Value.Event {
-		case "FLAGGED":
-			u.QualityRating = "RED"
-		case "UNFLAGGED":
-			u.QualityRating = "GREEN"
-		}
-	case metagraph.FieldPhoneNumberNameUpdate:
-		if ch.Value.Decision == "APPROVED" {
-			u.DisplayName = ch.Value.RequestedVerifiedName
-		}
-		u.Event = ch.Value.Decision
-	default:
+	au, ok := entry.AccountUpdate(ch)
+	if !ok {
 		return 0, nil // messages and other fields are not account changes
 	}
-	if err := boundWebhookFields(&u); err != nil {
-		return 0, nil // nothing sensible to record
+	u := domain.WhatsAppAccountUpdated{WABAID: au.WABAID, PhoneNumberID: au.PhoneNumberID, Field: au.Field, Event: au.Event,
+		QualityRating: au.QualityRating, Status: au.Status, BanState: au.BanState, DisplayName: au.DisplayName}
+	if domain.ValidateAccountUpdate(u) != nil {
+		return 0, nil // nothing sensible to record; Meta would retry a refusal forever
 	}
 	ctx := c.Request.Context()
 	var ids []domain.TenantID
@@ -147,17 +131,4 @@ func (s *Server) recordChange(c *gin.Context, bodyHash []byte, i, j int, entry m
 		}
 	}
 	return recorded, nil
-}
-
-// boundWebhookFields refuses absurd values instead of storing them.
-func boundWebhookFields(u *domain.WhatsAppAccountUpdated) error {
-	for _, f := range []string{u.WABAID, u.PhoneNumberID, u.Field, u.Event, u.QualityRating, u.Status, u.BanState, u.DisplayName} {
-		if len(f) > 256 {
-			return errors.New("field too long")
-		}
-	}
-	if u.WABAID == "" {
-		return errors.New("no WABA id")
-	}
-	return nil
 }

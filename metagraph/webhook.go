@@ -144,6 +144,47 @@ func (t *Timestamp) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// AccountUpdate is what one change reports about a WhatsApp Business
+// Account or one of its numbers, in the words the tenant service records.
+type AccountUpdate struct {
+	WABAID        string // the entry's id
+	PhoneNumberID string // when the change names a number (messages metadata)
+	Field         string // the webhook field, e.g. account_update
+	Event         string // e.g. DISABLED_UPDATE, FLAGGED, or the name decision
+	QualityRating string // RED on FLAGGED, GREEN on UNFLAGGED
+	Status        string // the messaging limit tier of a quality update
+	BanState      string // DISABLE, REINSTATE, SCHEDULE_FOR_DISABLE
+	DisplayName   string // an approved new verified name
+}
+
+// AccountUpdate returns the account change c reports in entry e, and false
+// for a field that is no account change (messages and the others).
+func (e Entry) AccountUpdate(c Change) (AccountUpdate, bool) {
+	u := AccountUpdate{WABAID: e.ID, PhoneNumberID: c.PhoneNumberID(), Field: c.Field, Event: c.Value.Event}
+	switch c.Field {
+	case FieldAccountUpdate:
+		if c.Value.BanInfo != nil {
+			u.BanState = c.Value.BanInfo.WABABanState
+		}
+	case FieldPhoneNumberQualityUpdate:
+		u.Status = c.Value.CurrentLimit
+		switch c.Value.Event {
+		case "FLAGGED":
+			u.QualityRating = "RED"
+		case "UNFLAGGED":
+			u.QualityRating = "GREEN"
+		}
+	case FieldPhoneNumberNameUpdate:
+		if c.Value.Decision == "APPROVED" {
+			u.DisplayName = c.Value.RequestedVerifiedName
+		}
+		u.Event = c.Value.Decision
+	default:
+		return AccountUpdate{}, false
+	}
+	return u, true
+}
+
 // ParseNotification decodes a webhook body. Verify its signature first.
 func ParseNotification(rawBody []byte) (*Notification, error) {
 	var n Notification
