@@ -2,10 +2,13 @@ package eventstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -81,9 +84,29 @@ func (n *Notifier) listen(ctx context.Context) error {
 	}
 	n.wake()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		// A connection cut off without a reset never fails a wait: ping it
+		// after a quiet spell, and reconnect when it does not answer.
+		wctx, cancel := context.WithTimeout(ctx, listenCheckInterval)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			n.wake()
+		case ctx.Err() != nil:
+			return err
+		case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+			pctx, cancel := context.WithTimeout(ctx, listenCheckInterval/2)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("listening connection does not answer: %w", err)
+			}
+		default:
 			return err
 		}
-		n.wake()
 	}
 }
+
+// listenCheckInterval is how long the listening connection may stay quiet
+// before it is pinged.
+const listenCheckInterval = 10 * time.Second

@@ -53,7 +53,7 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 				if ctx.Err() != nil {
 					return
 				}
-				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress); err != nil {
+				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress, &r.confirmed); err != nil {
 					failed.Store(true)
 					cancel(err)
 					return
@@ -93,7 +93,7 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 	}
 }
 
-func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64) error {
+func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64, confirmed *atomic.Uint64) error {
 	for _, i := range lane {
 		m := msgs[i]
 		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, m.key, false, false, m.pub)
@@ -111,6 +111,7 @@ func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange str
 			return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
 		}
 		progress.Store(time.Now().UnixNano())
+		confirmed.Add(1)
 	}
 	return nil
 }

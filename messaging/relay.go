@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -121,7 +122,13 @@ type Relay struct {
 	mu      sync.Mutex
 	sess    *session // nil while disconnected
 	lastErr error    // why sess is nil
+
+	confirmed atomic.Uint64 // events the broker confirmed, since start
 }
+
+// Confirmed returns how many events this relay published and the broker
+// confirmed since it started (a retried event counts each time).
+func (r *Relay) Confirmed() uint64 { return r.confirmed.Load() }
 
 // NewRelay starts a relay that connects to amqpURL in the background; it
 // does not wait for the broker, so the service starts while RabbitMQ is

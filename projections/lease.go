@@ -89,13 +89,26 @@ func (r *Runner) contend(ctx context.Context, name string, wait bool) (*lease, e
 }
 
 // dial returns a connection of its own, outside the pool: the lock lives as
-// long as the session, which must never return to the pool.
+// long as the session, which must never return to the pool. The session is
+// told to end itself when it hears nothing for LeaseTimeout (the heartbeat
+// speaks every HeartbeatInterval), and to give up on a peer that stops
+// acknowledging or answering keepalives: PostgreSQL then frees a silent
+// leader's lock within seconds instead of after the operating system's TCP
+// keepalive (about two hours).
 func (r *Runner) dial(ctx context.Context) (*pgx.Conn, error) {
 	c, err := r.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("lock connection: %w", err)
 	}
-	return c.Hijack(), nil
+	conn := c.Hijack()
+	ms := r.cfg.LeaseTimeout.Milliseconds()
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`SET idle_session_timeout = %d; SET tcp_user_timeout = %d;
+		SET tcp_keepalives_idle = %d; SET tcp_keepalives_interval = %d; SET tcp_keepalives_count = 3`,
+		ms, ms, max(ms/2000, 1), max(ms/6000, 1))); err != nil {
+		closeQuietly(conn)
+		return nil, fmt.Errorf("lock connection: set its timeouts: %w", err)
+	}
+	return conn, nil
 }
 
 func closeQuietly(conn *pgx.Conn) {
@@ -112,8 +125,10 @@ func (r *Runner) hold(ctx context.Context, name string, conn *pgx.Conn) *lease {
 	return l
 }
 
-// heartbeat pings the lock connection; when it fails the lease's context ends,
-// which stops the projector's Handle at once.
+// heartbeat pings the lock connection; when it fails (or takes longer than
+// three intervals) the lease's context ends, which stops the projector's
+// Handle at once: a leader that cannot prove it is alive stops before
+// PostgreSQL (LeaseTimeout later) lets another replica lead.
 func (l *lease) heartbeat(interval time.Duration) {
 	defer close(l.done)
 	t := time.NewTicker(interval)

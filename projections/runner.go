@@ -72,9 +72,17 @@ type RunnerConfig struct {
 	// LockRetryInterval is how often a replica that is not the leader tries to
 	// take the projector's lock. Default 1s.
 	LockRetryInterval time.Duration
-	// HeartbeatInterval is how often the leader checks its lock connection;
-	// a dead connection stops handling at once. Default 1s.
+	// HeartbeatInterval is how often the leader proves it is alive on its
+	// lock connection (a ping that must answer within 3 intervals); when one
+	// fails the leader stops handling at once. Default 1s.
 	HeartbeatInterval time.Duration
+	// LeaseTimeout is how long PostgreSQL keeps the lock of a leader that went
+	// silent (cut off without a reset, a hung host): the lock connection is
+	// set to idle_session_timeout = LeaseTimeout, so the server ends the
+	// session, and frees the lock for a survivor, that long after the last
+	// heartbeat. It must exceed 4 heartbeat intervals, so that a silent leader
+	// has stopped itself before anyone else can lead. Default 10s.
+	LeaseTimeout time.Duration
 	// MinBackoff is the first wait after a failed batch; the wait doubles
 	// with each further failure. Default 100ms.
 	MinBackoff time.Duration
@@ -87,6 +95,7 @@ func (c *RunnerConfig) setDefaults() {
 	c.PollInterval = orDefault(c.PollInterval, time.Second)
 	c.LockRetryInterval = orDefault(c.LockRetryInterval, time.Second)
 	c.HeartbeatInterval = orDefault(c.HeartbeatInterval, time.Second)
+	c.LeaseTimeout = orDefault(c.LeaseTimeout, 10*time.Second)
 	c.MinBackoff = orDefault(c.MinBackoff, 100*time.Millisecond)
 	c.MaxBackoff = orDefault(c.MaxBackoff, 15*time.Second)
 }
@@ -105,11 +114,16 @@ func (c RunnerConfig) Validate() error {
 		errs = append(errs, errors.New("batch size must not be negative"))
 	}
 	for name, d := range map[string]time.Duration{"poll interval": c.PollInterval,
-		"lock retry interval": c.LockRetryInterval, "heartbeat interval": c.HeartbeatInterval,
+		"lock retry interval": c.LockRetryInterval, "heartbeat interval": c.HeartbeatInterval, "lease timeout": c.LeaseTimeout,
 		"min backoff": c.MinBackoff, "max backoff": c.MaxBackoff} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", name))
 		}
+	}
+	d := c
+	d.setDefaults()
+	if d.LeaseTimeout <= 4*d.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("lease timeout %s must exceed 4 heartbeat intervals (%s)", d.LeaseTimeout, 4*d.HeartbeatInterval))
 	}
 	if c.MinBackoff > 0 && c.MaxBackoff > 0 && c.MinBackoff > c.MaxBackoff {
 		errs = append(errs, errors.New("min backoff must not exceed max backoff"))

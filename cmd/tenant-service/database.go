@@ -28,6 +28,7 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.P
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
+	pc.ConnConfig.DialFunc = dialPostgres
 	// A stuck transaction must not hold the head row (and so every append) for long.
 	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
 	pool, err := pgxpool.NewWithConfig(ctx, pc)

@@ -157,7 +157,7 @@ func TestRedisRestoredFromAnOlderCopyIsReplayed(t *testing.T) {
 		}
 		return nil
 	})
-	restore(t, rdb, backup)
+	restoreDump(t, rdb, backup)
 
 	eventually(t, 10*time.Second, func() error {
 		if r := a.do("GET", "/api/resolve/whatsapp/7201", serviceKey, ""); r.status != 404 {
@@ -198,8 +198,8 @@ func dumpPrefix(t testing.TB, rdb redis.UniversalClient, prefix string) []dumped
 	return out
 }
 
-// restore puts the backup back over what Redis holds.
-func restore(t testing.TB, rdb redis.UniversalClient, backup []dumped) {
+// restoreDump puts the backup back over what Redis holds.
+func restoreDump(t testing.TB, rdb redis.UniversalClient, backup []dumped) {
 	t.Helper()
 	for _, d := range backup {
 		if err := rdb.RestoreReplace(context.Background(), d.key, d.ttl, d.val).Err(); err != nil {

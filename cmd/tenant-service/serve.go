@@ -41,6 +41,7 @@ type app struct {
 	cfg     Config
 	log     *slog.Logger
 	pool    *pgxpool.Pool
+	relay   *messaging.Relay
 	handler http.Handler
 	// background tasks run next to the HTTP server until ctx ends.
 	background []func(ctx context.Context) error
@@ -116,6 +117,7 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 		a.close()
 		return nil, err
 	}
+	a.relay = relay
 	a.closers = append(a.closers, func() { _ = relay.Close() })
 	// Every replica follows the feed for what it keeps in memory: a tenant
 	// deleted or rotated on another replica leaves no data key or token here.
