@@ -56,10 +56,12 @@ type Verifier struct {
 	Contiguous bool
 
 	streams   map[string]streamTip
+	anchors   map[domain.Position][]byte // chain hashes at watched positions
 	lastPos   domain.Position
 	lastChain []byte
 	checked   int64
 	first     *Break
+	watch     []domain.Position
 }
 
 type streamTip struct {
@@ -70,6 +72,15 @@ type streamTip struct {
 // NewVerifier returns a Verifier for a sequence starting at position 1.
 func NewVerifier() *Verifier {
 	return &Verifier{streams: map[string]streamTip{}, lastChain: ZeroHash}
+}
+
+// Watch makes the verifier keep the chain hash it sees at each position
+// (checkpoints' positions), for checkAnchors.
+func (v *Verifier) Watch(positions ...domain.Position) {
+	if v.anchors == nil {
+		v.anchors = map[domain.Position][]byte{} // a position is present once seen
+	}
+	v.watch = append(v.watch, positions...)
 }
 
 // Checked returns how many events were checked.
@@ -154,6 +165,11 @@ func (v *Verifier) Check(batch []LinkedEvent) {
 		prevs[i] = prev
 		v.streams[e.StreamID] = streamTip{version: e.Version, hash: hash}
 		v.lastPos, v.lastChain = e.Position, chain
+		for _, w := range v.watch {
+			if w == e.Position {
+				v.anchors[w] = chain
+			}
+		}
 	}
 	if i, reason := checkContent(batch, prevs); i >= 0 {
 		v.first = &Break{Position: batch[i].Position, StreamID: batch[i].StreamID, Reason: reason}
@@ -208,7 +224,11 @@ func checkContent(batch []LinkedEvent, prevs [][]byte) (int, string) {
 // Verify walks the whole store in position order and reports the first
 // broken link; progress (when not nil) is called after each batch. It reads
 // one consistent snapshot, streaming rows while earlier batches are checked.
-func (s *Store) Verify(ctx context.Context, progress func(done, total int64)) (VerifyResult, error) {
+// Beyond the hashes it anchors the tail: the head and every stream's version
+// and last hash must agree with the events, and each checkpoint given (read
+// with ReadCheckpoint) must find its position in the log with the chain hash
+// it signed, so a history shortened since the checkpoint is detected.
+func (s *Store) Verify(ctx context.Context, progress func(done, total int64), checkpoints ...Checkpoint) (VerifyResult, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("verify: %w", err)
@@ -228,6 +248,9 @@ func (s *Store) Verify(ctx context.Context, progress func(done, total int64)) (V
 		readErr <- streamEvents(ctx, tx, batches)
 	}()
 	v := NewVerifier()
+	for _, c := range checkpoints {
+		v.Watch(c.Position)
+	}
 	for batch := range batches {
 		v.Check(batch)
 		if v.Break() != nil {
@@ -247,10 +270,58 @@ func (s *Store) Verify(ctx context.Context, progress func(done, total int64)) (V
 	switch {
 	case v.LastPosition() < domain.Position(head):
 		res.Break = &Break{Position: v.LastPosition() + 1, Reason: fmt.Sprintf("the head is at position %d but the log ends at %d: events were deleted", head, v.LastPosition())}
+	case v.LastPosition() > domain.Position(head):
+		res.Break = &Break{Position: domain.Position(head) + 1, Reason: fmt.Sprintf("the log holds events up to position %d beyond the head at %d", v.LastPosition(), head)}
 	case head > 0 && !bytes.Equal(v.LastChain(), headChain):
 		res.Break = &Break{Position: domain.Position(head), Reason: "the head's chain hash does not match the log's last event"}
 	}
+	if res.Break == nil {
+		if res.Break, err = checkStreams(ctx, tx, v); err != nil {
+			return VerifyResult{}, fmt.Errorf("verify: %w", err)
+		}
+	}
+	if res.Break == nil {
+		res.Break = checkAnchors(v, checkpoints)
+	}
 	return res, nil
+}
+
+// checkStreams compares every stream's recorded version and last hash with
+// its last event: a stream whose newest events were deleted (with the head
+// rewound to match) no longer agrees with its es_streams row.
+func checkStreams(ctx context.Context, tx pgx.Tx, v *Verifier) (*Break, error) {
+	rows, err := tx.Query(ctx, `SELECT stream_id, version, last_hash FROM es_streams`)
+	if err != nil {
+		return nil, fmt.Errorf("read streams: %w", err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var stream string
+		var version int64
+		var last []byte
+		if err := rows.Scan(&stream, &version, &last); err != nil {
+			return nil, fmt.Errorf("read streams: %w", err)
+		}
+		tip, ok := v.streams[stream]
+		if ok {
+			seen++
+		} else {
+			tip = streamTip{hash: ZeroHash}
+		}
+		if domain.Version(version) != tip.version || !bytes.Equal(last, tip.hash) {
+			return &Break{StreamID: stream, Position: v.LastPosition(), Reason: fmt.Sprintf(
+				"the stream is recorded at version %d but its last event is version %d (or its hash differs): its newest events were deleted",
+				version, tip.version)}, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read streams: %w", err)
+	}
+	if seen != len(v.streams) {
+		return &Break{Position: v.LastPosition(), Reason: "events belong to streams that are not recorded"}, nil
+	}
+	return nil, nil
 }
 
 // streamEvents reads every event in position order with one query and sends

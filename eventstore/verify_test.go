@@ -3,8 +3,11 @@ package eventstore_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -126,4 +129,94 @@ func TestExportVerifiesAway(t *testing.T) {
 			t.Fatalf("export with a removed line verified for %+v", q)
 		}
 	}
+}
+
+// truncateTail deletes the newest event and rewinds the head and the
+// event's stream to match: a shortened log that is consistent in itself.
+func truncateTail(t *testing.T, pool *pgxpool.Pool, alsoStreams bool) {
+	t.Helper()
+	tamper(t, pool, `DELETE FROM es_events WHERE global_position = (SELECT max(global_position) FROM es_events)`)
+	tamper(t, pool, `UPDATE es_head SET position = e.global_position, chain_hash = e.chain_hash
+		FROM (SELECT global_position, chain_hash FROM es_events ORDER BY global_position DESC LIMIT 1) e WHERE id = 1`)
+	if alsoStreams {
+		tamper(t, pool, `UPDATE es_streams s SET version = e.version, last_hash = e.hash
+			FROM (SELECT DISTINCT ON (stream_id) stream_id, version, hash FROM es_events ORDER BY stream_id, version DESC) e
+			WHERE s.stream_id = e.stream_id AND s.version <> e.version`)
+		tamper(t, pool, `DELETE FROM es_streams s WHERE NOT EXISTS (SELECT 1 FROM es_events e WHERE e.stream_id = s.stream_id)`)
+	}
+}
+
+// The tail is anchored: deleting the newest event with the head rewound is
+// caught by the streams' recorded versions; rewinding those too is caught
+// by a signed checkpoint taken before.
+func TestVerifyAnchorsTheTail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(nil)
+	pub := key.Public().(ed25519.PublicKey)
+
+	s, pool := newStore(t)
+	seedLog(t, s, 5)
+	truncateTail(t, pool, false)
+	if res := verify(t, s); res.Break == nil || !strings.Contains(res.Break.Reason, "newest events were deleted") {
+		t.Fatalf("a deleted tail with only the head rewound: %+v %v", res, res.Break)
+	}
+
+	s, pool = newStore(t)
+	seedLog(t, s, 5)
+	cp, err := s.SignCheckpoint(ctx, key, time.Now())
+	if err != nil || cp.Position != 15 {
+		t.Fatalf("checkpoint: %+v %v", cp, err)
+	}
+	var file bytes.Buffer
+	_ = json.NewEncoder(&file).Encode(cp)
+	read, err := eventstore.ReadCheckpoint(bytes.NewReader(file.Bytes()), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.Verify(ctx, nil, read); err != nil || res.Break != nil {
+		t.Fatalf("intact log against its checkpoint: %+v %v", res.Break, err)
+	}
+	seedLog(t, s, 1) // history grows after the checkpoint: still fine
+	if res, err := s.Verify(ctx, nil, read); err != nil || res.Break != nil {
+		t.Fatalf("grown log against an older checkpoint: %+v %v", res.Break, err)
+	}
+	truncateTail(t, pool, true)
+	truncateTail(t, pool, true)
+	truncateTail(t, pool, true)
+	truncateTail(t, pool, true) // now below the checkpoint's 15
+	if res := verify(t, s); res.Break != nil {
+		t.Fatalf("the consistent shortened log should pass on its own (that is why checkpoints exist): %v", res.Break)
+	}
+	res, err := s.Verify(ctx, nil, read)
+	if err != nil || res.Break == nil || !strings.Contains(res.Break.Reason, "shortened") {
+		t.Fatalf("shortened log against the checkpoint: %+v %v", res.Break, err)
+	}
+
+	// An export is checked against the checkpoint too.
+	var export bytes.Buffer
+	if _, err := s.Export(ctx, eventstore.ExportQuery{}, &export, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = eventstore.VerifyExport(bytes.NewReader(export.Bytes()), nil, read)
+	if err != nil || res.Break == nil || !strings.Contains(res.Break.Reason, "shortened") {
+		t.Fatalf("shortened export against the checkpoint: %+v %v", res.Break, err)
+	}
+
+	// A checkpoint altered, or signed by another key, is refused.
+	forged := cp
+	forged.Position = 3
+	var bad bytes.Buffer
+	_ = json.NewEncoder(&bad).Encode(forged)
+	if _, err := eventstore.ReadCheckpoint(&bad, pub); err == nil {
+		t.Fatal("an altered checkpoint was accepted")
+	}
+	otherPub, otherKey, _ := ed25519.GenerateKey(nil)
+	resigned, _ := s.SignCheckpoint(ctx, otherKey, time.Now())
+	bad.Reset()
+	_ = json.NewEncoder(&bad).Encode(resigned)
+	if _, err := eventstore.ReadCheckpoint(&bad, pub); err == nil {
+		t.Fatal("a checkpoint signed by another key was accepted")
+	}
+	_ = otherPub
 }

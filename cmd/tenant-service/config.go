@@ -41,6 +41,13 @@ type Config struct {
 
 	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
 
+	// CheckpointSigningKey (CHECKPOINT_SIGNING_KEY: base64 of a 32-byte
+	// Ed25519 seed) signs `events checkpoint`; CheckpointPublicKey
+	// (CHECKPOINT_PUBLIC_KEY: base64 of the 32-byte public key) is the key an
+	// auditor trusts when `events verify --checkpoint` checks one. Both
+	// optional; `keys generate-signing` prints a pair.
+	CheckpointSigningKey, CheckpointPublicKey string
+
 	// KeyRateLimit (API_KEY_RATE_LIMIT, "perSecond:burst", default 100:200)
 	// limits each admin or auditor API key; ServiceKeyRateLimit
 	// (SERVICE_KEY_RATE_LIMIT, default 20000:40000) each service key.
@@ -75,6 +82,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		RedisKeyPrefix:         getenv("REDIS_KEY_PREFIX"),
 		APIKeys:                get("API_KEYS", ""),
 		DevDir:                 get("DEV_STATE_DIR", ".dev-keys"),
+		CheckpointSigningKey:   get("CHECKPOINT_SIGNING_KEY", ""),
+		CheckpointPublicKey:    get("CHECKPOINT_PUBLIC_KEY", ""),
 	}
 	var errs []error
 	for _, l := range []struct {

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 
@@ -21,18 +24,25 @@ var errVerifyFailed = errors.New("verification failed")
 // eventsCmd runs `events verify` and `events export`.
 func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: tenant-service events verify [--file F] | events export [--tenant ID] [--from N] [--to N] [--out F]")
+		return errors.New(eventsUsage)
 	}
 	switch args[0] {
 	case "verify":
 		fs := flag.NewFlagSet("events verify", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		file := fs.String("file", "", "verify this JSON Lines export instead of the database")
+		var cpFiles stringList
+		fs.Var(&cpFiles, "checkpoint", "also check against this signed checkpoint (repeatable)")
+		pubKey := fs.String("public-key", "", "the base64 Ed25519 public key checkpoints must be signed with (default CHECKPOINT_PUBLIC_KEY)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
+		checkpoints, err := readCheckpoints(cfg, cpFiles, *pubKey)
+		if err != nil {
+			return err
+		}
 		if *file != "" {
-			return verifyFile(*file, stdout, stderr)
+			return verifyFile(*file, checkpoints, stdout, stderr)
 		}
 		pool, err := openDatabase(ctx, cfg, log)
 		if err != nil {
@@ -43,12 +53,46 @@ func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string,
 		res, err := eventstore.New(pool, eventstore.Config{}).Verify(ctx, func(done, total int64) {
 			bar.ChangeMax64(total)
 			_ = bar.Set64(done)
-		})
+		}, checkpoints...)
 		_ = bar.Finish()
 		if err != nil {
 			return err
 		}
 		return reportVerify(res, stdout)
+	case "checkpoint":
+		fs := flag.NewFlagSet("events checkpoint", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		out := fs.String("out", "", "write to this file instead of standard output")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		key, err := signingKey(cfg)
+		if err != nil {
+			return err
+		}
+		pool, err := openDatabase(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		cp, err := eventstore.New(pool, eventstore.Config{}).SignCheckpoint(ctx, key, time.Now())
+		if err != nil {
+			return err
+		}
+		w := stdout
+		if *out != "" {
+			f, err := os.Create(*out)
+			if err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		if err := json.NewEncoder(w).Encode(cp); err != nil {
+			return fmt.Errorf("checkpoint: write: %w", err)
+		}
+		fmt.Fprintf(stderr, "signed checkpoint at position %d; keep it away from the database\n", cp.Position)
+		return nil
 	case "export":
 		fs := flag.NewFlagSet("events export", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -96,14 +140,49 @@ func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string,
 	return fmt.Errorf("unknown events command %q", args[0])
 }
 
-func verifyFile(path string, stdout, stderr io.Writer) error {
+const eventsUsage = `usage: tenant-service events verify [--file F] [--checkpoint C]... [--public-key K]
+       tenant-service events export [--tenant ID] [--from N] [--to N] [--out F]
+       tenant-service events checkpoint [--out F]`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// readCheckpoints reads and checks the signed checkpoint files.
+func readCheckpoints(cfg Config, paths []string, pubKey string) ([]eventstore.Checkpoint, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	trusted, err := trustedKey(cfg, pubKey)
+	if err != nil {
+		return nil, err
+	}
+	var out []eventstore.Checkpoint
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		c, err := eventstore.ReadCheckpoint(f, trusted)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func verifyFile(path string, checkpoints []eventstore.Checkpoint, stdout, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	defer f.Close()
 	bar := newBar(-1, "verifying "+path, stderr)
-	res, err := eventstore.VerifyExport(f, func(done int64) { _ = bar.Set64(done) })
+	res, err := eventstore.VerifyExport(f, func(done int64) { _ = bar.Set64(done) }, checkpoints...)
 	_ = bar.Finish()
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 // key-encryption key; resumable, events untouched) and `keys generate ID`
 // (print a new ENCRYPTION_KEYS entry).
 func keysCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	const usage = "usage: tenant-service keys rotate | keys generate ID"
+	const usage = "usage: tenant-service keys rotate | keys generate ID | keys generate-signing | keys retire ID"
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
@@ -28,6 +28,13 @@ func keysCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string, s
 			return err
 		}
 		fmt.Fprintln(stdout, entry)
+		return nil
+	case "generate-signing":
+		lines, err := generateSigningKeys()
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, lines)
 		return nil
 	case "rotate":
 		pool, err := openDatabase(ctx, cfg, log)

@@ -21,13 +21,18 @@ const usage = `usage: tenant-service [command]
 commands:
   serve                         run the HTTP API, projectors and relay (default)
   migrate                       apply database migrations and exit
-  events verify [--file F]      check the hash chains of the event store (or of an export)
+  events verify [--file F] [--checkpoint C] [--public-key K]
+                                check the hash chains of the event store (or of an export),
+                                and that no history signed by a checkpoint was cut off
   events export [--tenant ID] [--from N] [--to N] [--out F]
                                 write history as JSON Lines with hashes
+  events checkpoint [--out F]   sign the head (CHECKPOINT_SIGNING_KEY) for auditors to keep
   projections status            each projector's checkpoint, lag and leader
   projections rebuild NAME      replay NAME (tenants, redis.tenants, relay.rabbitmq) from position 0
   keys rotate                   rewrap every data key with ENCRYPTION_ACTIVE_KEY (resumable)
   keys generate ID              print a new ENCRYPTION_KEYS entry "ID:base64"
+  keys generate-signing         print a new CHECKPOINT_SIGNING_KEY / CHECKPOINT_PUBLIC_KEY pair
+  keys retire ID                record that no data key is wrapped by key ID any more
 `
 
 func main() {
