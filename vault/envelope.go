@@ -117,8 +117,9 @@ func (k *Keyring) wrap(tenant domain.TenantID, dek []byte) (string, []byte, erro
 func (k *Keyring) unwrap(tenant domain.TenantID, kekID string, wrapped []byte) ([]byte, error) {
 	aead, ok := k.aeads[kekID]
 	if !ok {
-		return nil, fmt.Errorf("%w: the data key of tenant %s is wrapped by key %q, which ENCRYPTION_KEYS does not hold",
-			ErrUnknownKey, tenant, kekID)
+		return nil, &domain.Error{Kind: domain.KindUnavailable, Code: "encryption-key-missing",
+			Detail: fmt.Sprintf("the tenant's data key is wrapped by key-encryption key %q, which ENCRYPTION_KEYS does not hold; add it back", kekID),
+			Err:    fmt.Errorf("%w: the data key of tenant %s is wrapped by key %q", ErrUnknownKey, tenant, kekID)}
 	}
 	dek, err := unseal(aead, wrapped, wrapAAD(tenant))
 	if err != nil {

@@ -26,7 +26,8 @@ var (
 	// ErrMalformed reports a value that is not in the sealed format of doc.go.
 	ErrMalformed = errors.New("vault: not a sealed value")
 	// ErrUnknownKey reports a data key wrapped by a key-encryption key that
-	// ENCRYPTION_KEYS no longer holds.
+	// ENCRYPTION_KEYS no longer holds. It comes wrapped in a domain error of
+	// kind unavailable (503, code "encryption-key-missing") naming the key.
 	ErrUnknownKey = errors.New("vault: unknown key-encryption key")
 )
 

@@ -36,6 +36,25 @@ func keysCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string, s
 		}
 		fmt.Fprint(stdout, lines)
 		return nil
+	case "retire":
+		if len(args) != 2 {
+			return errors.New(usage)
+		}
+		pool, err := openDatabase(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		v, err := openVault(pool, cfg, log)
+		if err != nil {
+			return err
+		}
+		if err := v.Retire(ctx, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key-encryption key %q is retired: no data key is wrapped by it. Remove it from ENCRYPTION_KEYS and destroy it;\n"+
+			"backups taken while it still wrapped data keys become unreadable with it, so secrets shredded since reach those backups too.\n", args[1])
+		return nil
 	case "rotate":
 		pool, err := openDatabase(ctx, cfg, log)
 		if err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +122,75 @@ func TestRebuildRelayCLIPublishesToTheConfiguredExchange(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A service started without the key-encryption key that wraps stored data
+// keys names the missing key: production refuses to start, development
+// warns and answers a request that needs it with a 503 naming it. keys
+// retire refuses while the key still wraps data keys, and once rotated
+// away records it, after which it may not be the active key again.
+func TestMissingAndRetiredKeyEncryptionKeys(t *testing.T) {
+	t.Parallel()
+	k1, _ := vault.GenerateKeyEntry("k1")
+	k2, _ := vault.GenerateKeyEntry("k2")
+	env := testEnv(t)
+	env["ENCRYPTION_KEYS"] = k1
+	a := startApp(t, env)
+	id := a.createTenant("Keyed")
+	a.do("POST", "/api/tenants/"+id+"/whatsapp", adminKey, `{"wabaId":"6600","phoneNumberId":"6601","accessToken":"EAAkeyed-token-0123456789"}`)
+
+	// Development, without k1: starts with a warning naming it; the secret is a 503 naming it.
+	devEnv := cloneEnv(env)
+	devEnv["ENCRYPTION_KEYS"] = k2
+	logs := &lockedBuffer{}
+	b := startAppWithLogs(t, devEnv, logs)
+	if !strings.Contains(logs.String(), `lacks key \"k1\"`) {
+		t.Fatalf("no warning naming k1 at start: %s", logs.String())
+	}
+	p := expectProblem(t, b.do("GET", "/api/tenants/"+id+"/whatsapp/token", serviceKey, ""), 503, "")
+	if p["code"] != "encryption-key-missing" || !strings.Contains(p["detail"].(string), `"k1"`) {
+		t.Fatalf("problem for a missing key: %v", p)
+	}
+
+	// Production, without k1: refuses to start, naming it.
+	prodEnv := cloneEnv(devEnv)
+	prodEnv["APP_ENV"] = "production"
+	cfg, err := loadConfig(func(k string) string { return prodEnv[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app, err := buildApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		app.close()
+		t.Fatal("production started without the key that wraps a stored data key")
+	} else if !strings.Contains(err.Error(), `"k1"`) {
+		t.Fatalf("the refusal does not name k1: %v", err)
+	}
+
+	// Retire: refused while k1 wraps the data key, accepted after a rotation.
+	if code, _, errOut := runCLI(t, env, "keys", "retire", "k1"); code == 0 || !strings.Contains(errOut, "still wraps") {
+		t.Fatalf("retire of a key in use: %d %q", code, errOut)
+	}
+	both := cloneEnv(env)
+	both["ENCRYPTION_KEYS"], both["ENCRYPTION_ACTIVE_KEY"] = k2+","+k1, "k2"
+	if code, out, errOut := runCLI(t, both, "keys", "rotate"); code != 0 {
+		t.Fatalf("rotate: %d %q %q", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, both, "keys", "retire", "k1"); code != 0 || !strings.Contains(out, "destroy it") {
+		t.Fatalf("retire after the rotation: %d %q %q", code, out, errOut)
+	}
+	// k1 retired may not wrap new data keys: production refuses it as the active key.
+	retiredActive := cloneEnv(prodEnv)
+	retiredActive["ENCRYPTION_KEYS"], retiredActive["ENCRYPTION_ACTIVE_KEY"] = k1+","+k2, "k1"
+	cfg, _ = loadConfig(func(k string) string { return retiredActive[k] })
+	if app, err := buildApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		app.close()
+		t.Fatal("production started with a retired active key")
+	} else if !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("refusal of a retired active key: %v", err)
+	}
+	// And with k2 only, everything opens again.
+	c := startApp(t, cloneEnv(devEnv))
+	if r := c.do("GET", "/api/tenants/"+id+"/whatsapp/token", serviceKey, ""); r.status != 200 {
+		t.Fatalf("after rotation, with k2 only: %d %s", r.status, r.body)
+	}
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -37,6 +39,31 @@ func openVault(pool *pgxpool.Pool, cfg Config, log *slog.Logger) (*vault.Vault, 
 			"path", path, "created", created)
 	}
 	return vault.New(pool, ring, vault.Config{})
+}
+
+// checkKeys makes sure every stored data key can be opened: a key-encryption
+// key that wraps live data keys but is missing from ENCRYPTION_KEYS stops a
+// production start (naming it) and is a warning in development; a retired
+// key still configured is a warning, and a retired active key stops the start.
+func checkKeys(ctx context.Context, v *vault.Vault, cfg Config, log *slog.Logger) error {
+	rep, err := v.CheckKeys(ctx)
+	if err != nil {
+		return err
+	}
+	problems := rep.Problems()
+	if rep.ActiveRetired {
+		problems = append(problems, fmt.Sprintf("ENCRYPTION_ACTIVE_KEY %q was retired: choose another active key", v.Keyring().ActiveID()))
+	}
+	if len(problems) > 0 && cfg.Production() {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	for _, p := range problems {
+		log.Warn(p)
+	}
+	if len(rep.Retired) > 0 {
+		log.Warn("ENCRYPTION_KEYS holds retired keys, which wrap no data key: remove them and destroy them", "keys", rep.Retired)
+	}
+	return nil
 }
 
 // forgetSecrets drops this replica's cached data key and Genesys token

@@ -72,6 +72,9 @@ func buildApp(ctx context.Context, cfg Config, log *slog.Logger, console io.Writ
 	repo := eventstore.NewRepository(store)
 
 	v, err := openVault(pool, cfg, log)
+	if err == nil {
+		err = checkKeys(ctx, v, cfg, log)
+	}
 	if err != nil {
 		a.close()
 		return nil, err
