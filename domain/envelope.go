@@ -50,6 +50,14 @@ type EventFilter struct {
 	To       time.Time // occurred before
 }
 
+// EventPage is one page of a filtered read of the feed or of a stream.
+type EventPage struct {
+	Events []StoredEvent
+	// Next is the cursor of the next page (a global position for the feed,
+	// a stream version for a stream); 0 when there is nothing more to read.
+	Next int64
+}
+
 // secretKey is the field name of the ciphertext in a SecretRef.
 const secretKey = "ciphertext"
 

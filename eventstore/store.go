@@ -41,6 +41,8 @@ type Store struct {
 	pool   *pgxpool.Pool
 	now    func() time.Time
 	inline []InlineProjection
+	// explain, when set (by tests), is shown every page query before it runs.
+	explain func(sql string, args []any)
 }
 
 // New returns a Store over a migrated database.
@@ -180,9 +182,14 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, a Append) (Result, erro
 	// The head row last: the global lock is held only from here to commit.
 	var headPos int64
 	var chain []byte
-	if err := tx.QueryRow(ctx, `SELECT position, chain_hash FROM es_head WHERE id = 1 FOR UPDATE`).
-		Scan(&headPos, &chain); err != nil {
+	var committed time.Time
+	if err := tx.QueryRow(ctx, `SELECT position, chain_hash, committed_at FROM es_head WHERE id = 1 FOR UPDATE`).
+		Scan(&headPos, &chain, &committed); err != nil {
 		return Result{}, fmt.Errorf("append to %s: lock head: %w", a.StreamID, err)
+	}
+	// Commit times never go back in position order (see ReadFeed).
+	if now := s.now().UTC().Truncate(time.Microsecond); now.After(committed) {
+		committed = now
 	}
 	metaJSON, err := json.Marshal(a.Metadata)
 	if err != nil {
@@ -200,15 +207,15 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, a Append) (Result, erro
 		prevHash = h
 		e.Hash, e.ChainHash = hex.EncodeToString(h), hex.EncodeToString(chain)
 		batch.Queue(`INSERT INTO es_events (global_position, event_id, stream_id, version, tenant_id,
-				event_type, schema_version, data, metadata, occurred_at, hash, chain_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				event_type, schema_version, data, metadata, occurred_at, hash, chain_hash, committed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			int64(e.Position), e.EventID, e.StreamID, int64(e.Version), string(e.TenantID),
-			e.Type, e.SchemaVersion, e.Data, metaJSON, e.OccurredAt, h, chain)
+			e.Type, e.SchemaVersion, e.Data, metaJSON, e.OccurredAt, h, chain, committed)
 	}
 	last := events[len(events)-1]
 	batch.Queue(`UPDATE es_streams SET version = $2, last_hash = $3, updated_at = $4 WHERE stream_id = $1`,
 		a.StreamID, int64(last.Version), prevHash, a.OccurredAt)
-	batch.Queue(`UPDATE es_head SET position = $1, chain_hash = $2 WHERE id = 1`, int64(last.Position), chain)
+	batch.Queue(`UPDATE es_head SET position = $1, chain_hash = $2, committed_at = $3 WHERE id = 1`, int64(last.Position), chain, committed)
 	batch.Queue(`SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(int64(last.Position), 10))
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return Result{}, fmt.Errorf("append to %s: insert events: %w", a.StreamID, err)

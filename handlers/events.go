@@ -30,18 +30,12 @@ func (s *Server) tenantEvents(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	var events []domain.StoredEvent
-	var err error
-	if len(filter.Types) == 0 && filter.Actor == "" && filter.From.IsZero() && filter.To.IsZero() {
-		events, err = s.deps.History.ReadStream(ctx, id.StreamID(), domain.Version(after), limit)
-	} else {
-		events, err = s.filteredStream(c, id, domain.Version(after), limit, filter)
-	}
+	page, err := s.deps.History.ReadStreamPage(ctx, id.StreamID(), domain.Version(after), limit, filter)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if len(events) == 0 {
+	if len(page.Events) == 0 {
 		// Nothing to show: an unknown tenant is a 404, a filter that matches
 		// nothing an empty page.
 		if _, err := s.deps.Tenants.Get(ctx, id); err != nil {
@@ -49,35 +43,18 @@ func (s *Server) tenantEvents(c *gin.Context) {
 			return
 		}
 	}
-	next := ""
-	if len(events) == limit {
-		next = strconv.FormatInt(int64(events[len(events)-1].Version), 10)
-	}
-	c.JSON(http.StatusOK, Page[EventView]{Items: eventViews(events), NextCursor: next})
+	c.JSON(http.StatusOK, pageOf(page))
 }
 
-// filteredStream reads the tenant's events through the global feed filter,
-// after a stream version.
-func (s *Server) filteredStream(c *gin.Context, id domain.TenantID, after domain.Version, limit int, f domain.EventFilter) ([]domain.StoredEvent, error) {
-	f.TenantID = id
-	var out []domain.StoredEvent
-	var pos domain.Position
-	for len(out) < limit {
-		page, err := s.deps.History.ReadAll(c.Request.Context(), pos, maxPageSize, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range page {
-			if e.Version > after && len(out) < limit {
-				out = append(out, e)
-			}
-		}
-		if len(page) < maxPageSize {
-			break
-		}
-		pos = page[len(page)-1].Position
+// pageOf is the list response of a page of events: nextCursor continues
+// after it (a page can be short, even empty, and still have a next one: a
+// page examines a bounded number of events).
+func pageOf(p domain.EventPage) Page[EventView] {
+	next := ""
+	if p.Next > 0 {
+		next = strconv.FormatInt(p.Next, 10)
 	}
-	return out, nil
+	return Page[EventView]{Items: eventViews(p.Events), NextCursor: next}
 }
 
 // allEvents lists the global feed after ?afterPosition= (or ?cursor=), with
@@ -103,16 +80,12 @@ func (s *Server) allEvents(c *gin.Context) {
 		}
 		filter.TenantID = id
 	}
-	events, err := s.deps.History.ReadAll(c.Request.Context(), domain.Position(after), limit, filter)
+	page, err := s.deps.History.ReadFeed(c.Request.Context(), domain.Position(after), limit, filter)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(events) == limit {
-		next = strconv.FormatInt(int64(events[len(events)-1].Position), 10)
-	}
-	c.JSON(http.StatusOK, Page[EventView]{Items: eventViews(events), NextCursor: next})
+	c.JSON(http.StatusOK, pageOf(page))
 }
 
 // cursorOr reads the named position parameter, or ?cursor= (the nextCursor of

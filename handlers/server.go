@@ -45,8 +45,10 @@ type TenantReader interface {
 // History reads the event store.
 type History interface {
 	StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (domain.State, error)
-	ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error)
-	ReadAll(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) ([]domain.StoredEvent, error)
+	// ReadStreamPage reads a tenant's stream after a version, filtered.
+	ReadStreamPage(ctx context.Context, streamID string, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error)
+	// ReadFeed reads the global feed after a position, filtered.
+	ReadFeed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
 }
 
 // Check reports whether a dependency is ready; nil means ready.

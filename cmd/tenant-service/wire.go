@@ -54,12 +54,12 @@ func (h history) StateAt(ctx context.Context, id domain.TenantID, upTo domain.Ve
 	return t.State(), nil
 }
 
-func (h history) ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error) {
-	return h.store.ReadStream(ctx, streamID, after, limit)
+func (h history) ReadStreamPage(ctx context.Context, streamID string, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error) {
+	return h.store.ReadStreamPage(ctx, streamID, after, limit, f)
 }
 
-func (h history) ReadAll(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) ([]domain.StoredEvent, error) {
-	return h.store.ReadAll(ctx, after, limit, f)
+func (h history) ReadFeed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error) {
+	return h.store.ReadFeed(ctx, after, limit, f)
 }
 
 // resolverAdapter gives handlers the resolver's contexts as JSON-ready values.
