@@ -4,10 +4,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tenant-service ./cmd/tenant-service
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/tenant-service ./cmd/tenant-service \
+ && mkdir -p /out/state
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tenant-service /tenant-service
+# The development keys' directory, owned by the nonroot user, so a volume
+# mounted here starts writable (docker-compose.yml mounts one).
+COPY --from=build --chown=65532:65532 /out/state /var/lib/tenant-service
 EXPOSE 3007
 USER nonroot
 ENTRYPOINT ["/tenant-service"]

@@ -5,9 +5,11 @@ BENCHTIME ?= 2s
 
 .PHONY: run test bench fuzz build migrate vet fmt check
 
-## run: create the database if missing, migrate, serve on $PORT (default 3007)
+## run: create the database if missing, migrate, serve on $PORT (default 3007).
+## The binary replaces the shell (exec), so SIGTERM or Ctrl-C to make reaches it.
 run:
-	$(GO) run ./cmd/tenant-service serve
+	$(GO) build -o bin/tenant-service ./cmd/tenant-service
+	exec ./bin/tenant-service serve
 
 ## test: every test, against the real PostgreSQL, Redis and RabbitMQ
 test:

@@ -30,12 +30,8 @@ func buildService(t *testing.T) string {
 	serviceBinary.once.Do(func() {
 		args := []string{"build"}
 		flavor := "plain"
-		if info, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range info.Settings {
-				if s.Key == "-race" && s.Value == "true" {
-					args, flavor = append(args, "-race"), "race"
-				}
-			}
+		if raceBuild() {
+			args, flavor = append(args, "-race"), "race"
 		}
 		serviceBinary.path = filepath.Join(os.TempDir(), "tenant-service-e2e", flavor, "tenant-service")
 		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, "-o", serviceBinary.path, ".")...)
@@ -48,6 +44,18 @@ func buildService(t *testing.T) string {
 		t.Fatal(serviceBinary.err)
 	}
 	return serviceBinary.path
+}
+
+// raceBuild reports whether this test binary was built with -race.
+func raceBuild() bool {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // service is the built binary running as its own process.
