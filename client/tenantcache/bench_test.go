@@ -1,0 +1,60 @@
+package tenantcache
+
+import (
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+)
+
+// filled returns a cache holding n tenants, each under its tenant id and one
+// phone number, and the phone number keys.
+func filled(b *testing.B, n int) (*Cache[[10]int64], []string) {
+	c, err := New[[10]int64](Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	phones := make([]string, n)
+	for i := range n {
+		id := strconv.Itoa(1000000 + i)
+		phones[i] = "5511" + strconv.Itoa(900000000+i*7919)
+		a := Answer[[10]int64]{TenantID: id, Version: 1, Found: true}
+		c.Put(c.Ticket(), Key{KindTenant, id}, a)
+		c.Put(c.Ticket(), Key{KindPhoneNumber, phones[i]}, a)
+	}
+	return c, phones
+}
+
+// BenchmarkGetHit is one cached lookup (a value of 80 bytes, like the
+// client's tenant context).
+func BenchmarkGetHit(b *testing.B) {
+	c, phones := filled(b, 10_000)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, st := c.Get(KindPhoneNumber, phones[i%len(phones)]); st != Fresh {
+			b.Fatal("miss")
+		}
+		i++
+	}
+}
+
+// BenchmarkGetHitParallel is cached lookups from 8 goroutines (at least 8:
+// RunParallel starts a multiple of GOMAXPROCS), reported as lookups per
+// second.
+func BenchmarkGetHitParallel(b *testing.B) {
+	c, phones := filled(b, 10_000)
+	b.ReportAllocs()
+	b.SetParallelism((8 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	var seed atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seed.Add(1)) * 7717
+		for pb.Next() {
+			if _, st := c.Get(KindPhoneNumber, phones[i%len(phones)]); st != Fresh {
+				panic("miss")
+			}
+			i++
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
+}
