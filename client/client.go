@@ -260,7 +260,7 @@ func (c *Client) read(k tenantcache.Key) (tenantcache.Answer[Context], error) {
 		}
 		a, err := c.svc.resolve(ctx, k.Kind, k.ID, min)
 		if err != nil {
-			if unavailable(err) {
+			if unavailable(err) && c.ctx.Err() == nil {
 				c.setServiceDown(true, err)
 			}
 			return a, fmt.Errorf("%w: %s %q: %w", ErrUnavailable, k.Kind, k.ID, err)

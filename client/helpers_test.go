@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,6 +101,19 @@ func eventually(t testing.TB, within time.Duration, check func() error) {
 	}
 }
 
+// waitApplied waits until the client has applied every event the service
+// stored so far, so that no late message drops what a test just cached.
+func waitApplied(t testing.TB, c *client.Client, svc *servicetest.Service) {
+	t.Helper()
+	head := svc.Head()
+	eventually(t, within, func() error {
+		if p := c.Stats().Position; p < head {
+			return fmt.Errorf("client applied position %d, the service's head is %d", p, head)
+		}
+		return nil
+	})
+}
+
 func bg() context.Context { return context.Background() }
 
 // lookup is one of the client's three lookups.
@@ -131,3 +148,34 @@ func notFound(look lookup, id string) func() error {
 }
 
 var _ io.Writer = (*testLog)(nil)
+
+// gate is an HTTP reverse proxy in front of the real service that can refuse
+// (503) the event feed or the resolve routes, to hold the client in one of
+// its states.
+type gate struct {
+	URL                  string
+	blockFeed, blockRead atomic.Bool
+}
+
+func newGate(t testing.TB, svc *servicetest.Service) *gate {
+	t.Helper()
+	target, err := url.Parse(svc.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (g.blockFeed.Load() && r.URL.Path == "/api/events") ||
+			(g.blockRead.Load() && strings.HasPrefix(r.URL.Path, "/api/resolve/")) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, `{"status":503,"code":"test-gate","title":"Service Unavailable"}`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.URL = srv.URL
+	return g
+}

@@ -118,3 +118,24 @@ func (s *Service) Delete(tenantID string) {
 func (s *Service) String() string {
 	return fmt.Sprintf("tenant service at %s (exchange %s)", s.URL, s.Exchange)
 }
+
+// Head returns the global position of the newest event.
+func (s *Service) Head() int64 {
+	s.t.Helper()
+	var head int64
+	for {
+		var page struct {
+			Items []struct {
+				Position int64 `json:"position"`
+			} `json:"items"`
+			NextCursor string `json:"nextCursor"`
+		}
+		s.must(http.StatusOK, http.MethodGet, fmt.Sprintf("/api/events?afterPosition=%d&limit=500", head), nil, &page)
+		for _, e := range page.Items {
+			head = max(head, e.Position)
+		}
+		if page.NextCursor == "" || len(page.Items) == 0 {
+			return head
+		}
+	}
+}
