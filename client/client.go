@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +30,7 @@ var ErrClosed = errors.New("client: closed")
 type Client struct {
 	cfg   Config
 	log   *slog.Logger
-	cache *tenantcache.Cache[Context]
+	cache *tenantcache.Cache[*Context]
 	svc   *service
 
 	ctx    context.Context // ends at Close
@@ -58,11 +59,15 @@ type Client struct {
 	staleServed, refreshes, resyncs, reconnects atomic.Uint64
 }
 
+// answer is what the cache holds for a key. Its *Context is shared by the
+// entries of a tenant that answer the same context, and never modified.
+type answer = tenantcache.Answer[*Context]
+
 // flight is one fetch of a key, shared by every lookup of the key that
 // misses while it runs.
 type flight struct {
 	done   chan struct{}
-	answer tenantcache.Answer[Context]
+	answer answer
 	err    error
 }
 
@@ -75,7 +80,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	cache, err := tenantcache.New[Context](tenantcache.Config{MaxEntries: cfg.MaxEntries})
+	cache, err := tenantcache.New[*Context](tenantcache.Config{MaxEntries: cfg.MaxEntries})
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func (c *Client) lookup(ctx context.Context, kind tenantcache.Kind, id string) (
 		if !a.Found {
 			return Context{}, ErrNotFound
 		}
-		return a.Value, nil
+		return *a.Value, nil
 	}
 	return c.miss(ctx, kind, id, a, st)
 }
@@ -162,7 +167,7 @@ func (c *Client) lookup(ctx context.Context, kind tenantcache.Kind, id string) (
 // miss asks the service (one fetch per key at a time) and waits for it or
 // for ctx. A stale entry (kept over a broker outage) answers instead when
 // the service does not.
-func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, last tenantcache.Answer[Context], st tenantcache.State) (Context, error) {
+func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, last answer, st tenantcache.State) (Context, error) {
 	if !holdable(id) {
 		return Context{}, ErrNotFound // the service never holds these: no need to ask, nor to cache
 	}
@@ -195,15 +200,15 @@ func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, las
 	case !f.answer.Found:
 		return Context{}, ErrNotFound
 	}
-	return f.answer.Value, nil
+	return *f.answer.Value, nil
 }
 
-func (c *Client) lastKnownGood(a tenantcache.Answer[Context]) (Context, error) {
+func (c *Client) lastKnownGood(a answer) (Context, error) {
 	c.staleServed.Add(1)
 	if !a.Found {
 		return Context{}, ErrNotFound
 	}
-	return a.Value, nil
+	return *a.Value, nil
 }
 
 // holdable reports whether the service could hold the id: it accepts only
@@ -249,7 +254,7 @@ func (c *Client) fetch(k tenantcache.Key) *flight {
 // cache calls outdated (an event arrived meanwhile, or it is older than a
 // version already answered) is asked again, the third time and after from
 // PostgreSQL (always current).
-func (c *Client) read(k tenantcache.Key) (tenantcache.Answer[Context], error) {
+func (c *Client) read(k tenantcache.Key) (answer, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -268,19 +273,32 @@ func (c *Client) read(k tenantcache.Key) (tenantcache.Answer[Context], error) {
 		c.setServiceDown(false, nil)
 		if a.Found {
 			prev, _ := c.cache.Peek(tenantcache.KindTenant, a.TenantID)
-			if prev.Found {
-				a.Value.share(&prev.Value)
-			} else {
-				a.Value.share(nil)
-			}
+			a.Value = a.Value.share(prev.Value)
 		}
-		if c.cache.Put(t, k, a) == tenantcache.Stored {
+		if c.cache.Put(t, tenantcache.Key{Kind: k.Kind, ID: keyID(k, a.Value)}, a) == tenantcache.Stored {
 			return a, nil
 		}
 		if attempt == 5 {
-			return tenantcache.Answer[Context]{}, fmt.Errorf("%w: %s %q: changed during every read", ErrUnavailable, k.Kind, k.ID)
+			return answer{}, fmt.Errorf("%w: %s %q: changed during every read", ErrUnavailable, k.Kind, k.ID)
 		}
 	}
+}
+
+// keyID returns the id to keep as the key of an entry: the answer's own copy
+// of it when it holds one, otherwise a copy, never the caller's string (which
+// may be a slice of a whole request body the cache would keep alive).
+func keyID(k tenantcache.Key, tc *Context) string {
+	if tc != nil {
+		switch {
+		case k.Kind == tenantcache.KindTenant && k.ID == tc.TenantID:
+			return tc.TenantID
+		case k.Kind == tenantcache.KindPhoneNumber && tc.WhatsApp != nil && k.ID == tc.WhatsApp.PhoneNumberID:
+			return tc.WhatsApp.PhoneNumberID
+		case k.Kind == tenantcache.KindIntegration && tc.Genesys != nil && k.ID == tc.Genesys.IntegrationID:
+			return tc.Genesys.IntegrationID
+		}
+	}
+	return strings.Clone(k.ID)
 }
 
 // Stats are the client's counters since New, and its state now.

@@ -49,18 +49,19 @@ const (
 	StatusSuspended = "suspended"
 )
 
-// share makes c reuse the strings and sub-values of prev (another context
-// of the same tenant, already cached) where they are equal, so the entries
-// of one tenant (by id, by number, by integration) cost one copy.
-func (c *Context) share(prev *Context) {
-	switch c.Status {
+// share returns c, or prev when they are equal, after making c reuse the
+// strings and sub-values of prev (a context of the same tenant, already
+// cached; nil when there is none) that are equal: the entries of one tenant
+// (by id, by number, by integration) then cost one copy of its context.
+func (c *Context) share(prev *Context) *Context {
+	switch c.Status { // the decoder made a copy of the word
 	case StatusActive:
 		c.Status = StatusActive
 	case StatusSuspended:
 		c.Status = StatusSuspended
 	}
 	if prev == nil || prev.TenantID != c.TenantID {
-		return
+		return c
 	}
 	c.TenantID = prev.TenantID
 	if c.Name == prev.Name {
@@ -78,4 +79,8 @@ func (c *Context) share(prev *Context) {
 	if c.RateLimit != nil && prev.RateLimit != nil && *c.RateLimit == *prev.RateLimit {
 		c.RateLimit = prev.RateLimit
 	}
+	if *c == *prev {
+		return prev
+	}
+	return c
 }

@@ -42,19 +42,19 @@ var resolvePaths = [...]string{
 // resolve asks the service for the context of the key, reflecting at least
 // the events up to minPosition. A tenant-not-found problem is a negative
 // answer, not an error.
-func (s *service) resolve(ctx context.Context, kind tenantcache.Kind, id string, minPosition int64) (tenantcache.Answer[Context], error) {
+func (s *service) resolve(ctx context.Context, kind tenantcache.Kind, id string, minPosition int64) (answer, error) {
 	u := s.base + resolvePaths[kind] + url.PathEscape(id) + "?minPosition=" + strconv.FormatInt(minPosition, 10)
 	var tc Context
 	status, err := s.get(ctx, u, &tc)
 	switch {
 	case err != nil:
-		return tenantcache.Answer[Context]{}, err
+		return answer{}, err
 	case status == http.StatusNotFound:
-		return tenantcache.Answer[Context]{}, nil
+		return answer{}, nil
 	case tc.TenantID == "":
-		return tenantcache.Answer[Context]{}, fmt.Errorf("GET %s: the answer has no tenantId", resolvePaths[kind]+"…")
+		return answer{}, fmt.Errorf("GET %s: the answer has no tenantId", resolvePaths[kind]+"…")
 	}
-	return tenantcache.Answer[Context]{Value: tc, TenantID: tc.TenantID, Version: tc.Version, Found: true}, nil
+	return answer{Value: &tc, TenantID: tc.TenantID, Version: tc.Version, Found: true}, nil
 }
 
 // envelope is the part of an event the client needs, in the service's event

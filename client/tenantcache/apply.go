@@ -31,28 +31,27 @@ func (c *Cache[V]) Apply(ch Change) (hot []Key) {
 		rec.floor = max(rec.floor, ch.Version)
 		rec.confirmed = max(rec.confirmed, ch.Version)
 	}
-	drop := func(k Key) {
-		e := c.load(k)
+	drop := func(e *entry[V]) {
 		if e == nil || reflects(e.fetchedAt, e.Found, e.TenantID, e.Version, ch) {
 			return
 		}
 		if e.ref.Load() {
-			hot = append(hot, k)
+			hot = append(hot, e.key)
 		}
 		c.remove(e)
 		c.invalidations++
 	}
-	drop(Key{KindTenant, ch.TenantID})
+	drop(c.load(Key{KindTenant, ch.TenantID}))
 	if rec != nil {
-		// remove edits rec.keys: walk a copy.
-		for _, k := range append([]Key(nil), rec.keys...) {
-			drop(k)
+		// remove edits rec.entries: walk a copy.
+		for _, e := range append([]*entry[V](nil), rec.entries...) {
+			drop(c.load(e.key)) // nil if dropped as the tenant-id key above
 		}
 	}
 	for _, k := range ch.Keys {
-		drop(k)
+		drop(c.load(k))
 	}
-	if rec != nil && len(rec.keys) == 0 && c.tenants[ch.TenantID] == rec {
+	if rec != nil && len(rec.entries) == 0 && c.tenants[ch.TenantID] == rec {
 		c.release(ch.TenantID, rec) // an orphan whose floor the change may confirm
 	}
 	return hot

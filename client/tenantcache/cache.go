@@ -122,7 +122,7 @@ type Cache[V any] struct {
 	max           int
 	count         int
 	negative      int
-	tenants       map[string]*tenantRec
+	tenants       map[string]*tenantRec[V]
 	orphans       orphans
 	clock         clock[V]
 	log           changeLog
@@ -153,7 +153,7 @@ func New[V any](cfg Config) (*Cache[V], error) {
 		mask:    1<<b - 1,
 		shards:  make([]atomic.Pointer[shard[V]], int(numKinds)<<b),
 		max:     cfg.MaxEntries,
-		tenants: map[string]*tenantRec{},
+		tenants: map[string]*tenantRec[V]{},
 		// A record without entries is about 150 bytes, an entry several
 		// hundred: orphans add at most a few percent to the bound.
 		orphans: orphans{limit: max(cfg.MaxEntries/16, 64)},
@@ -242,7 +242,7 @@ func (c *Cache[V]) Put(t Ticket, k Key, a Answer[V]) Outcome {
 	if !c.log.consistent(t, k, a.Found, a.TenantID, a.Version) {
 		return Outdated
 	}
-	var rec *tenantRec
+	var rec *tenantRec[V]
 	if a.Found {
 		if rec = c.tenants[a.TenantID]; rec != nil && a.Version < rec.floor {
 			return Outdated
@@ -268,14 +268,14 @@ func (c *Cache[V]) Put(t Ticket, k Key, a Answer[V]) Outcome {
 		c.negative++
 	} else {
 		if rec == nil {
-			rec = &tenantRec{}
+			rec = &tenantRec[V]{}
 		}
 		rec.floor = max(rec.floor, a.Version)
 		// Unindexing the old entry may have released the record: put it
 		// back before its older entries are dropped.
 		c.tenants[a.TenantID] = rec
 		c.dropOlder(rec, a.Version)
-		c.index(a.TenantID, rec, k)
+		c.index(rec, e)
 	}
 	for c.count > c.max {
 		v := c.clock.victim()
@@ -289,10 +289,10 @@ func (c *Cache[V]) Put(t Ticket, k Key, a Answer[V]) Outcome {
 }
 
 // dropOlder removes the tenant's entries of versions below v.
-func (c *Cache[V]) dropOlder(rec *tenantRec, v int64) {
-	for i := 0; i < len(rec.keys); {
-		if e := c.load(rec.keys[i]); e != nil && e.Version < v {
-			c.remove(e) // moves the last key to i
+func (c *Cache[V]) dropOlder(rec *tenantRec[V], v int64) {
+	for i := 0; i < len(rec.entries); {
+		if e := rec.entries[i]; e.Version < v {
+			c.remove(e) // moves the last entry to i
 			c.invalidations++
 			continue
 		}

@@ -1,7 +1,7 @@
 package tenantcache
 
-// tenantRec is what the cache knows about one tenant: the keys whose entry
-// answers it, the highest version it answered or was told of (the floor no
+// tenantRec is what the cache knows about one tenant: the entries that
+// answer it, the highest version it answered or was told of (the floor no
 // answer may go below), and the highest version a change told of.
 //
 // A record lives while the tenant has entries. When its last entry goes
@@ -10,10 +10,10 @@ package tenantcache
 // answered by a source that lags: the record then stays, without entries,
 // as an orphan, until a change confirms its floor or newer orphans push it
 // out (orphans.limit).
-type tenantRec struct {
+type tenantRec[V any] struct {
 	floor     int64
 	confirmed int64
-	keys      []Key
+	entries   []*entry[V]
 	orphan    uint64 // its ticket in the orphan queue; 0: not an orphan
 }
 
@@ -32,16 +32,16 @@ type orphanTicket struct {
 	seq      uint64
 }
 
-// index records that key k answers the tenant, (re)inserting its record:
-// unindexing the key's previous entry may have released it. Callers hold
-// mu.
-func (c *Cache[V]) index(tenantID string, rec *tenantRec, k Key) {
+// index records that the entry answers the tenant, (re)inserting its
+// record: unindexing the key's previous entry may have released it.
+// Callers hold mu.
+func (c *Cache[V]) index(rec *tenantRec[V], e *entry[V]) {
 	if rec.orphan != 0 {
 		rec.orphan = 0
 		c.orphans.live--
 	}
-	c.tenants[tenantID] = rec
-	rec.keys = append(rec.keys, k)
+	c.tenants[e.TenantID] = rec
+	rec.entries = append(rec.entries, e)
 }
 
 // unindex forgets that the entry's key answers its tenant. Callers hold mu.
@@ -54,21 +54,22 @@ func (c *Cache[V]) unindex(e *entry[V]) {
 	if rec == nil {
 		return
 	}
-	for i, k := range rec.keys {
-		if k == e.key {
-			rec.keys[i] = rec.keys[len(rec.keys)-1]
-			rec.keys = rec.keys[:len(rec.keys)-1]
+	for i, x := range rec.entries {
+		if x == e {
+			last := len(rec.entries) - 1
+			rec.entries[i], rec.entries[last] = rec.entries[last], nil
+			rec.entries = rec.entries[:last]
 			break
 		}
 	}
-	if len(rec.keys) == 0 {
+	if len(rec.entries) == 0 {
 		c.release(e.TenantID, rec)
 	}
 }
 
 // release handles a record without entries: it goes when a change
 // confirmed its floor, and otherwise waits as an orphan. Callers hold mu.
-func (c *Cache[V]) release(tenantID string, rec *tenantRec) {
+func (c *Cache[V]) release(tenantID string, rec *tenantRec[V]) {
 	if rec.floor <= rec.confirmed {
 		if rec.orphan != 0 {
 			rec.orphan = 0
