@@ -16,6 +16,12 @@ import (
 // under their tenant id, phone number and integration id, read and stored
 // the way read does, and the phone numbers.
 func offline(tb testing.TB, n, maxEntries int) (*Client, []string) {
+	return offlineKinds(tb, n, maxEntries, tenantcache.KindTenant, tenantcache.KindPhoneNumber, tenantcache.KindIntegration)
+}
+
+// offlineKinds is offline with each tenant cached under the given kinds of
+// key only.
+func offlineKinds(tb testing.TB, n, maxEntries int, kinds ...tenantcache.Kind) (*Client, []string) {
 	tb.Helper()
 	cache, err := tenantcache.New[*Context](tenantcache.Config{MaxEntries: maxEntries})
 	if err != nil {
@@ -26,11 +32,10 @@ func offline(tb testing.TB, n, maxEntries int) (*Client, []string) {
 	for i := range n {
 		phones[i] = fmt.Sprintf("55119%08d", i)
 		tenantID := fmt.Sprintf("9f1c%04x-%04x-4%03x-8%03x-%012x", i>>16, i&0xffff, i%4096, i%4096, i)
-		for _, k := range []tenantcache.Key{
-			{Kind: tenantcache.KindTenant, ID: tenantID},
-			{Kind: tenantcache.KindPhoneNumber, ID: phones[i]},
-			{Kind: tenantcache.KindIntegration, ID: "int-" + tenantID},
-		} {
+		ids := [...]string{tenantcache.KindTenant: tenantID, tenantcache.KindPhoneNumber: phones[i],
+			tenantcache.KindIntegration: "int-" + tenantID}
+		for _, kind := range kinds {
+			k := tenantcache.Key{Kind: kind, ID: ids[kind]}
 			// Each answer is decoded on its own: fresh strings, as
 			// encoding/json makes them.
 			tc := &Context{

@@ -87,6 +87,12 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, e := range hook.Entry {
 		for _, ch := range e.Changes {
 			rte := route{PhoneNumberID: ch.Value.Metadata.PhoneNumberID, Field: ch.Field}
+			if rte.PhoneNumberID == "" {
+				// account_update and template events name only the WABA
+				// (entry.id); this router handles messages.
+				out.Unknown = append(out.Unknown, rte)
+				continue
+			}
 			tc, err := rt.tenants.ByPhoneNumber(ctx, rte.PhoneNumberID)
 			switch {
 			case errors.Is(err, client.ErrNotFound):

@@ -65,12 +65,12 @@ const (
 )
 
 // DefaultMaxEntries is the default of Config.MaxEntries.
-const DefaultMaxEntries = 500_000
+const DefaultMaxEntries = 400_000
 
 // Config tunes a Cache. Zero fields take their defaults.
 type Config struct {
 	// MaxEntries bounds the number of entries, positive and negative
-	// together; above it cold entries are evicted. Default 500,000.
+	// together; above it cold entries are evicted. Default 400,000.
 	MaxEntries int
 	// ChangeLog is how many applied changes are remembered to check the
 	// answers of fetches still under way (a fetch that outlives this many

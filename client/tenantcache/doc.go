@@ -36,6 +36,13 @@
 // entry stored so far Stale: Get still returns it (as the last known good
 // answer) but says so, and the owner re-reads it before serving it as fresh.
 // MarkFresh lifts that once the owner has applied every event it missed.
+// An owner that cannot tell what it missed calls Expire instead: the entries
+// stay Stale until each is re-read.
+//
+// The floor of a tenant lives as long as the tenant has entries. When its
+// last entry goes while the floor is ahead of every change applied for the
+// tenant (the source answered ahead of the event feed), the floor is kept a
+// while longer, without entries, until a change confirms it.
 //
 // # Cost
 //
