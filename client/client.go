@@ -28,10 +28,11 @@ var ErrClosed = errors.New("client: closed")
 // Client answers tenant lookups from memory and keeps that memory fresh
 // with the tenant service's events. It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	log   *slog.Logger
-	cache *tenantcache.Cache[*Context]
-	svc   *service
+	cfg     Config
+	ownHTTP bool // the HTTP client is the client's own: close its idle connections at Close
+	log     *slog.Logger
+	cache   *tenantcache.Cache[*Context]
+	svc     *service
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -74,11 +75,15 @@ type flight struct {
 // New returns a client subscribed to the service's events: it returns once
 // its queue is bound to the exchange, waiting (with backoff) for the
 // exchange to exist, or with an error when ctx ends first or the broker
-// refuses the credentials. The tenant service need not be up.
+// refuses the credentials. It then reads where the service's event feed
+// ends (for at most RequestTimeout); the tenant service need not be up, in
+// which case lookups read the service's database until a later read of the
+// feed succeeds.
 func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	ownHTTP := cfg.HTTPClient == nil
 	cfg = cfg.withDefaults()
 	cache, err := tenantcache.New[*Context](tenantcache.Config{MaxEntries: cfg.MaxEntries})
 	if err != nil {
@@ -86,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		cfg:       cfg,
+		ownHTTP:   ownHTTP,
 		log:       cfg.Logger,
 		cache:     cache,
 		svc:       &service{base: cfg.BaseURL, key: cfg.APIKey, http: cfg.HTTPClient},
@@ -128,6 +134,9 @@ func (c *Client) Close() error {
 		c.flightMu.Unlock()
 		c.cancel()
 		c.wg.Wait()
+		if c.ownHTTP {
+			c.cfg.HTTPClient.CloseIdleConnections()
+		}
 		c.setState(StateClosed)
 	})
 	return nil
@@ -313,7 +322,10 @@ type Stats struct {
 	Resyncs       uint64 // catch-ups completed after a reconnect
 	Entries       int    // entries held, negative ones included
 	Position      int64  // highest global event position applied
-	State         State
+	// Synced is the position up to which every event is known applied
+	// (where a catch-up after a broker loss starts); -1 while unknown.
+	Synced int64
+	State  State
 	// ServiceAvailable is false after a call to the service failed, until
 	// one succeeds.
 	ServiceAvailable bool
@@ -326,7 +338,7 @@ func (c *Client) Stats() Stats {
 		Hits: s.Hits, Misses: s.Misses, Invalidations: s.Invalidations,
 		Stale: c.staleServed.Load(), Refreshes: c.refreshes.Load(), Evictions: s.Evictions,
 		Reconnects: c.reconnects.Load(), Resyncs: c.resyncs.Load(),
-		Entries: s.Entries, Position: s.Position,
+		Entries: s.Entries, Position: s.Position, Synced: c.synced.Load(),
 		State: c.State(), ServiceAvailable: !c.serviceDown.Load(),
 	}
 }

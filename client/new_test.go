@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,34 @@ func TestNewFailsWhenTheBrokerRefusesTheCredentials(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("New took %s to report refused credentials", took)
 	}
+}
+
+// TestAClientStartedWithoutTheFeedFindsItLater: New succeeds while the
+// service refuses its event feed; lookups still work (from PostgreSQL), and
+// once the feed answers the client takes its head as its start.
+func TestAClientStartedWithoutTheFeedFindsItLater(t *testing.T) {
+	svc := servicetest.Start(t)
+	a := svc.CreateTenant("early")
+	g := newGate(t, svc)
+	g.blockFeed.Store(true)
+	c := newClient(t, svc, func(cfg *client.Config) {
+		cfg.BaseURL, cfg.ReconcileInterval = g.URL, 200*time.Millisecond
+	})
+	if s := c.Stats().Synced; s != -1 {
+		t.Fatalf("synced position %d with the feed refused", s)
+	}
+	if err := resolvesTo(c.ByTenant, a.TenantID, a.TenantID, "early")(); err != nil {
+		t.Fatal(err)
+	}
+	svc.Rename(a.TenantID, "later")
+	eventually(t, within, resolvesTo(c.ByTenant, a.TenantID, a.TenantID, "later"))
+	g.blockFeed.Store(false)
+	head := svc.Head()
+	eventually(t, within, func() error {
+		if s := c.Stats().Synced; s < head {
+			return fmt.Errorf("synced position %d, head %d", s, head)
+		}
+		return nil
+	})
+	eventually(t, within, resolvesTo(c.ByTenant, a.TenantID, a.TenantID, "later"))
 }

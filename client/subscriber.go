@@ -29,8 +29,10 @@ type subscription struct {
 
 // subscribe connects, declares the client's exclusive queue, binds it with
 // "tenant.#" to the exchange (which it never declares: a missing exchange
-// is an error, retried by the callers) and starts consuming.
-func (c *Client) subscribe() (*subscription, error) {
+// is an error, retried by the callers) and starts consuming. When ctx ends
+// meanwhile, the connection is closed under it, so a hung broker cannot
+// hold the caller longer.
+func (c *Client) subscribe(ctx context.Context) (*subscription, error) {
 	conn, err := amqp.DialConfig(c.cfg.AMQPURL, amqp.Config{
 		Heartbeat:  5 * time.Second,
 		Dial:       amqp.DefaultDial(5 * time.Second),
@@ -39,6 +41,8 @@ func (c *Client) subscribe() (*subscription, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", redact(c.cfg.AMQPURL), err)
 	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
 	sub, err := c.consume(conn)
 	if err != nil {
 		_ = conn.Close()
@@ -76,7 +80,7 @@ func (c *Client) consume(conn *amqp.Connection) (*subscription, error) {
 func (c *Client) subscribeUntil(ctx context.Context) (*subscription, error) {
 	delay := c.cfg.ReconnectDelay
 	for {
-		sub, err := c.subscribe()
+		sub, err := c.subscribe(ctx)
 		if err == nil {
 			return sub, nil
 		}
@@ -109,7 +113,7 @@ func (c *Client) run(sub *subscription) {
 		c.setState(StateDegraded, "reason", "broker connection lost")
 		var err error
 		delay := c.cfg.ReconnectDelay
-		for sub, err = c.subscribe(); err != nil; sub, err = c.subscribe() {
+		for sub, err = c.subscribe(c.ctx); err != nil; sub, err = c.subscribe(c.ctx) {
 			c.log.Debug("tenant client reconnect failed", "error", err, "retry_in", delay.String())
 			if !c.sleep(jitter(delay)) {
 				return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -111,7 +112,12 @@ func (c *Client) resync(token uint64, lost time.Time) {
 			}
 			return
 		}
-		c.log.Debug("tenant client resync failed; retrying", "error", err, "retry_in", delay.String())
+		level := slog.LevelDebug
+		if delay == c.cfg.ReconnectDelay {
+			level = slog.LevelWarn // the first failure of this resync
+		}
+		c.log.Log(context.Background(), level, "tenant client resync failed; entries held over the loss are read again on use until it succeeds",
+			"error", err, "retry_in", delay.String())
 		if !c.sleep(jitter(delay)) || c.resyncToken.Load() != token {
 			return // closed, or a newer loss has its own resync
 		}
@@ -120,17 +126,24 @@ func (c *Client) resync(token uint64, lost time.Time) {
 }
 
 // reconcileLoop reads the event feed every ReconcileInterval (and when a
-// message could not be decoded), which repairs a lost message and keeps
-// the catch-up after a broker outage short.
+// message could not be decoded), which repairs a lost message (or one the
+// service's relay has not published yet) and keeps the catch-up after a
+// broker outage short. While the start position is unknown it tries every
+// 5 seconds at most.
 func (c *Client) reconcileLoop() {
-	t := time.NewTicker(c.cfg.ReconcileInterval)
-	defer t.Stop()
 	for {
+		wait := c.cfg.ReconcileInterval
+		if c.synced.Load() < 0 {
+			wait = min(wait, 5*time.Second) // lookups read PostgreSQL until it is known
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-c.ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		case <-c.reconcile:
+			t.Stop()
 		}
 		if c.State() != StateConnected {
 			continue // a resync is under way or the broker is gone
