@@ -250,20 +250,30 @@ func (c *Client) fetch(k tenantcache.Key) *flight {
 	f := &flight{done: make(chan struct{})}
 	c.flights[k] = f
 	c.wg.Go(func() {
-		f.answer, f.err = c.read(k)
-		c.flightMu.Lock()
-		delete(c.flights, k)
-		c.flightMu.Unlock()
+		// The flight takes no new lookups once its answer may be stored:
+		// a lookup that began after another one stored a newer version
+		// of the tenant must not get this flight's answer, and only a
+		// Put that comes after that other one can store it.
+		leave := func() {
+			c.flightMu.Lock()
+			if c.flights[k] == f {
+				delete(c.flights, k)
+			}
+			c.flightMu.Unlock()
+		}
+		f.answer, f.err = c.read(k, leave)
+		leave()
 		close(f.done)
 	})
 	return f
 }
 
-// read asks the service for the key and stores the answer. An answer the
-// cache calls outdated (an event arrived meanwhile, or it is older than a
-// version already answered) is asked again, the third time and after from
-// PostgreSQL (always current).
-func (c *Client) read(k tenantcache.Key) (answer, error) {
+// read asks the service for the key and stores the answer, calling
+// beforePut before each attempt to store. An answer the cache calls
+// outdated (an event arrived meanwhile, or it is older than a version
+// already answered) is asked again, the third time and after from
+// PostgreSQL (always current). Only a stored answer is returned.
+func (c *Client) read(k tenantcache.Key, beforePut func()) (answer, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -284,6 +294,7 @@ func (c *Client) read(k tenantcache.Key) (answer, error) {
 			prev, _ := c.cache.Peek(tenantcache.KindTenant, a.TenantID)
 			a.Value = a.Value.share(prev.Value)
 		}
+		beforePut()
 		if c.cache.Put(t, tenantcache.Key{Kind: k.Kind, ID: keyID(k, a.Value)}, a) == tenantcache.Stored {
 			return a, nil
 		}

@@ -38,6 +38,25 @@ func (c *Client) setState(s State, attrs ...any) {
 	prev := c.state
 	c.state = s
 	c.stateMu.Unlock()
+	c.logState(prev, s, attrs)
+}
+
+// resynced moves from resyncing to connected, unless the resync of token
+// was overtaken by a newer loss of the broker.
+func (c *Client) resynced(token uint64, attrs ...any) {
+	c.stateMu.Lock()
+	prev := c.state
+	ok := prev == StateResyncing && c.resyncToken.Load() == token
+	if ok {
+		c.state = StateConnected
+	}
+	c.stateMu.Unlock()
+	if ok {
+		c.logState(prev, StateConnected, attrs)
+	}
+}
+
+func (c *Client) logState(prev, s State, attrs []any) {
 	if prev == s {
 		return
 	}

@@ -125,7 +125,9 @@ func (c *Client) run(sub *subscription) {
 		// Those committed while it was gone are read from the feed; until
 		// then no entry cached before the loss is served as fresh.
 		token := c.cache.MarkStale()
-		c.resyncToken.Store(token)
+		c.stateMu.Lock()
+		c.resyncToken.Store(token) // with the state: resynced compares both
+		c.stateMu.Unlock()
 		c.setState(StateResyncing, "queue", sub.queue, "disconnected_for", time.Since(lost).Round(time.Millisecond).String())
 		c.wg.Go(func() { c.resync(token, lost) })
 	}

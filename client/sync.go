@@ -98,7 +98,7 @@ func (c *Client) resync(token uint64, lost time.Time) {
 			if err = c.restart(ctx); err == nil {
 				cancel()
 				c.resyncs.Add(1)
-				c.setState(StateConnected, "resync", "entries cached before are re-read on use: "+how,
+				c.resynced(token, "resync", "entries cached before are re-read on use: "+how,
 					"since_loss", time.Since(lost).Round(time.Millisecond).String())
 				return
 			}
@@ -107,7 +107,7 @@ func (c *Client) resync(token uint64, lost time.Time) {
 		if err == nil {
 			if c.cache.MarkFresh(token) {
 				c.resyncs.Add(1)
-				c.setState(StateConnected, "resync", "events read from the feed", "events", n,
+				c.resynced(token, "resync", "events read from the feed", "events", n,
 					"since_loss", time.Since(lost).Round(time.Millisecond).String())
 			}
 			return
