@@ -31,7 +31,7 @@ type Client struct {
 	cfg     Config
 	ownHTTP bool // the HTTP client is the client's own: close its idle connections at Close
 	log     *slog.Logger
-	cache   *tenantcache.Cache[*Context]
+	cache   *tenantcache.Cache[cached]
 	svc     *service
 
 	ctx    context.Context // ends at Close
@@ -51,7 +51,7 @@ type Client struct {
 	// -1 while unknown.
 	synced      atomic.Int64
 	syncMu      sync.Mutex    // one feed read at a time
-	resyncToken atomic.Uint64 // the token of the latest resync
+	resyncToken atomic.Uint32 // the token of the latest resync
 
 	stateMu     sync.Mutex
 	state       State
@@ -60,9 +60,16 @@ type Client struct {
 	staleServed, refreshes, resyncs, reconnects atomic.Uint64
 }
 
-// answer is what the cache holds for a key. Its *Context is shared by the
-// entries of a tenant that answer the same context, and never modified.
-type answer = tenantcache.Answer[*Context]
+// cached is what the cache holds for a key: a context whose strings and
+// sub-values are shared with the tenant's other entries where equal, and
+// never modified.
+type cached struct{ Context }
+
+// TenantVersion makes cached a tenantcache.Value.
+func (c cached) TenantVersion() (string, int64) { return c.TenantID, c.Version }
+
+// answer is what the service said about a key.
+type answer = tenantcache.Answer[cached]
 
 // flight is one fetch of a key, shared by every lookup of the key that
 // misses while it runs.
@@ -85,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	ownHTTP := cfg.HTTPClient == nil
 	cfg = cfg.withDefaults()
-	cache, err := tenantcache.New[*Context](tenantcache.Config{MaxEntries: cfg.MaxEntries})
+	cache, err := tenantcache.New[cached](tenantcache.Config{MaxEntries: cfg.MaxEntries})
 	if err != nil {
 		return nil, err
 	}
@@ -163,20 +170,20 @@ func (c *Client) ByTenant(ctx context.Context, tenantID string) (Context, error)
 // lookup answers from memory when it can: this path takes no lock and
 // allocates nothing.
 func (c *Client) lookup(ctx context.Context, kind tenantcache.Kind, id string) (Context, error) {
-	a, st := c.cache.Get(kind, id)
+	v, st := c.cache.Get(kind, id)
 	if st == tenantcache.Fresh {
-		if !a.Found {
+		if v == nil {
 			return Context{}, ErrNotFound
 		}
-		return *a.Value, nil
+		return v.Context, nil
 	}
-	return c.miss(ctx, kind, id, a, st)
+	return c.miss(ctx, kind, id, v, st)
 }
 
 // miss asks the service (one fetch per key at a time) and waits for it or
-// for ctx. A stale entry (kept over a broker outage) answers instead when
-// the service does not.
-func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, last answer, st tenantcache.State) (Context, error) {
+// for ctx. A stale entry (kept over a broker outage; last, nil when it is a
+// negative one) answers instead when the service does not.
+func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, last *cached, st tenantcache.State) (Context, error) {
 	if !holdable(id) {
 		return Context{}, ErrNotFound // the service never holds these: no need to ask, nor to cache
 	}
@@ -209,15 +216,15 @@ func (c *Client) miss(ctx context.Context, kind tenantcache.Kind, id string, las
 	case !f.answer.Found:
 		return Context{}, ErrNotFound
 	}
-	return *f.answer.Value, nil
+	return f.answer.Value.Context, nil
 }
 
-func (c *Client) lastKnownGood(a answer) (Context, error) {
+func (c *Client) lastKnownGood(last *cached) (Context, error) {
 	c.staleServed.Add(1)
-	if !a.Found {
+	if last == nil {
 		return Context{}, ErrNotFound
 	}
-	return *a.Value, nil
+	return last.Context, nil
 }
 
 // holdable reports whether the service could hold the id: it accepts only
@@ -291,11 +298,14 @@ func (c *Client) read(k tenantcache.Key, beforePut func()) (answer, error) {
 		}
 		c.setServiceDown(false, nil)
 		if a.Found {
-			prev, _ := c.cache.Peek(tenantcache.KindTenant, a.TenantID)
-			a.Value = a.Value.share(prev.Value)
+			if prev, _ := c.cache.Peek(tenantcache.KindTenant, a.Value.TenantID); prev != nil {
+				a.Value.share(&prev.Context)
+			} else {
+				a.Value.share(nil)
+			}
 		}
 		beforePut()
-		if c.cache.Put(t, tenantcache.Key{Kind: k.Kind, ID: keyID(k, a.Value)}, a) == tenantcache.Stored {
+		if c.cache.Put(t, tenantcache.Key{Kind: k.Kind, ID: keyID(k, &a.Value.Context)}, a) == tenantcache.Stored {
 			return a, nil
 		}
 		if attempt == 5 {

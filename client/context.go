@@ -6,8 +6,9 @@ import "time"
 // for the tenant, as the tenant service's resolve routes answer it. Its JSON
 // names are the service's.
 //
-// A Context returned by a lookup shares its WhatsApp, Genesys and RateLimit
-// values with the cache and with other lookups: treat them as read-only.
+// A Context returned by a lookup is a copy, but it shares its WhatsApp,
+// Genesys and RateLimit values with the cache and with other lookups: treat
+// what they point to as read-only.
 type Context struct {
 	TenantID    string    `json:"tenantId"`
 	Name        string    `json:"name"`
@@ -49,11 +50,11 @@ const (
 	StatusSuspended = "suspended"
 )
 
-// share returns c, or prev when they are equal, after making c reuse the
-// strings and sub-values of prev (a context of the same tenant, already
-// cached; nil when there is none) that are equal: the entries of one tenant
-// (by id, by number, by integration) then cost one copy of its context.
-func (c *Context) share(prev *Context) *Context {
+// share makes c reuse the strings and sub-values of prev (a context of the
+// same tenant, already cached; nil when there is none) where they are
+// equal: the entries of one tenant (by id, by number, by integration) then
+// hold one copy of them.
+func (c *Context) share(prev *Context) {
 	switch c.Status { // the decoder made a copy of the word
 	case StatusActive:
 		c.Status = StatusActive
@@ -61,7 +62,7 @@ func (c *Context) share(prev *Context) *Context {
 		c.Status = StatusSuspended
 	}
 	if prev == nil || prev.TenantID != c.TenantID {
-		return c
+		return
 	}
 	c.TenantID = prev.TenantID
 	if c.Name == prev.Name {
@@ -79,8 +80,4 @@ func (c *Context) share(prev *Context) *Context {
 	if c.RateLimit != nil && prev.RateLimit != nil && *c.RateLimit == *prev.RateLimit {
 		c.RateLimit = prev.RateLimit
 	}
-	if *c == *prev {
-		return prev
-	}
-	return c
 }

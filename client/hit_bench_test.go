@@ -23,7 +23,7 @@ func offline(tb testing.TB, n, maxEntries int) (*Client, []string) {
 // key only.
 func offlineKinds(tb testing.TB, n, maxEntries int, kinds ...tenantcache.Kind) (*Client, []string) {
 	tb.Helper()
-	cache, err := tenantcache.New[*Context](tenantcache.Config{MaxEntries: maxEntries})
+	cache, err := tenantcache.New[cached](tenantcache.Config{MaxEntries: maxEntries})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -48,10 +48,13 @@ func offlineKinds(tb testing.TB, n, maxEntries int, kinds ...tenantcache.Kind) (
 					IntegrationID: "int-" + tenantID},
 				RateLimit: &RateLimit{PerSecond: 20, Burst: 40},
 			}
-			prev, _ := cache.Peek(tenantcache.KindTenant, tc.TenantID)
-			shared := tc.share(prev.Value)
-			a := answer{Value: shared, TenantID: shared.TenantID, Version: shared.Version, Found: true}
-			k.ID = keyID(k, shared)
+			if prev, _ := cache.Peek(tenantcache.KindTenant, tc.TenantID); prev != nil {
+				tc.share(&prev.Context)
+			} else {
+				tc.share(nil)
+			}
+			a := answer{Value: cached{*tc}, Found: true}
+			k.ID = keyID(k, tc)
 			if cache.Put(cache.Ticket(), k, a) != tenantcache.Stored {
 				tb.Fatalf("Put %v refused", k)
 			}

@@ -54,7 +54,7 @@ func (s *service) resolve(ctx context.Context, kind tenantcache.Kind, id string,
 	case tc.TenantID == "":
 		return answer{}, fmt.Errorf("GET %s: the answer has no tenantId", resolvePaths[kind]+"…")
 	}
-	return answer{Value: &tc, TenantID: tc.TenantID, Version: tc.Version, Found: true}, nil
+	return answer{Value: cached{tc}, Found: true}, nil
 }
 
 // envelope is the part of an event the client needs, in the service's event

@@ -43,7 +43,7 @@ func (c *Client) setState(s State, attrs ...any) {
 
 // resynced moves from resyncing to connected, unless the resync of token
 // was overtaken by a newer loss of the broker.
-func (c *Client) resynced(token uint64, attrs ...any) {
+func (c *Client) resynced(token uint32, attrs ...any) {
 	c.stateMu.Lock()
 	prev := c.state
 	ok := prev == StateResyncing && c.resyncToken.Load() == token

@@ -88,7 +88,7 @@ func (c *Client) learnHead(ctx context.Context) {
 // missed since the synced position, then lets the entries cached before the
 // loss answer as fresh again. It retries until it succeeds, a newer loss
 // supersedes it, or the client closes.
-func (c *Client) resync(token uint64, lost time.Time) {
+func (c *Client) resync(token uint32, lost time.Time) {
 	delay := c.cfg.ReconnectDelay
 	for {
 		ctx, cancel := context.WithTimeout(c.ctx, 3*c.cfg.RequestTimeout)

@@ -32,11 +32,14 @@ func (c *Cache[V]) Apply(ch Change) (hot []Key) {
 		rec.confirmed = max(rec.confirmed, ch.Version)
 	}
 	drop := func(e *entry[V]) {
-		if e == nil || reflects(e.fetchedAt, e.Found, e.TenantID, e.Version, ch) {
+		if e == nil {
+			return
+		}
+		if tenantID, version := e.tenant(); reflects(e.fetchedAt, e.found, tenantID, version, ch) {
 			return
 		}
 		if e.ref.Load() {
-			hot = append(hot, e.key)
+			hot = append(hot, e.key())
 		}
 		c.remove(e)
 		c.invalidations++
@@ -45,7 +48,7 @@ func (c *Cache[V]) Apply(ch Change) (hot []Key) {
 	if rec != nil {
 		// remove edits rec.entries: walk a copy.
 		for _, e := range append([]*entry[V](nil), rec.entries...) {
-			drop(c.load(e.key)) // nil if dropped as the tenant-id key above
+			drop(c.load(e.key())) // nil if dropped as the tenant-id key above
 		}
 	}
 	for _, k := range ch.Keys {
@@ -88,7 +91,7 @@ func (c *Cache[V]) Advance(pos int64) {
 // was taken before this call, Stale until MarkFresh with the returned
 // token. Call it when changes may have been missed (the event feed was
 // lost); entries re-read afterwards are Fresh.
-func (c *Cache[V]) MarkStale() (token uint64) {
+func (c *Cache[V]) MarkStale() (token uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
@@ -100,7 +103,7 @@ func (c *Cache[V]) MarkStale() (token uint64) {
 // owner has applied every change it may have missed, unless MarkStale or
 // Expire was called since (then only their token counts). Entries expired
 // by Expire stay Stale. It reports whether it did.
-func (c *Cache[V]) MarkFresh(token uint64) bool {
+func (c *Cache[V]) MarkFresh(token uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if token != c.gen {

@@ -5,35 +5,49 @@ import (
 	"testing"
 )
 
-func newCache(t testing.TB, cfg Config) *Cache[string] {
+// val is a cached value of the tests: a text, of a tenant at a version.
+type val struct {
+	tenant  string
+	version int64
+	text    string
+}
+
+func (v val) TenantVersion() (string, int64) { return v.tenant, v.version }
+
+func newCache(t testing.TB, cfg Config) *Cache[val] {
 	t.Helper()
-	c, err := New[string](cfg)
+	c, err := New[val](cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func found(tenant string, version int64, value string) Answer[string] {
-	return Answer[string]{Value: value, TenantID: tenant, Version: version, Found: true}
+func found(tenant string, version int64, text string) Answer[val] {
+	return Answer[val]{Value: val{tenant, version, text}, Found: true}
 }
 
 // put fetches "now": a ticket, then Put, which must store.
-func put(t *testing.T, c *Cache[string], k Key, a Answer[string]) {
+func put(t *testing.T, c *Cache[val], k Key, a Answer[val]) {
 	t.Helper()
 	if got := c.Put(c.Ticket(), k, a); got != Stored {
 		t.Fatalf("Put(%v) = %v, want Stored", k, got)
 	}
 }
 
-func expect(t *testing.T, c *Cache[string], k Key, want State, wantValue string) {
+// expect checks what Get answers; wantText "" stands for a negative entry.
+func expect(t *testing.T, c *Cache[val], k Key, want State, wantText string) {
 	t.Helper()
-	a, st := c.Get(k.Kind, k.ID)
+	v, st := c.Get(k.Kind, k.ID)
 	if st != want {
 		t.Fatalf("Get(%v) state = %v, want %v", k, st, want)
 	}
-	if st != Miss && a.Value != wantValue {
-		t.Fatalf("Get(%v) = %q, want %q", k, a.Value, wantValue)
+	got := ""
+	if v != nil {
+		got = v.text
+	}
+	if st != Miss && got != wantText {
+		t.Fatalf("Get(%v) = %q, want %q", k, got, wantText)
 	}
 }
 
@@ -70,10 +84,10 @@ func TestPositiveAndNegativeEntriesAreHits(t *testing.T) {
 	c := newCache(t, Config{})
 	expect(t, c, phone1, Miss, "")
 	put(t, c, phone1, found("A", 1, "A@1"))
-	put(t, c, phone2, Answer[string]{})
+	put(t, c, phone2, Answer[val]{})
 	expect(t, c, phone1, Fresh, "A@1")
-	if a, st := c.Get(phone2.Kind, phone2.ID); st != Fresh || a.Found {
-		t.Fatalf("negative entry: %+v %v", a, st)
+	if v, st := c.Get(phone2.Kind, phone2.ID); st != Fresh || v != nil {
+		t.Fatalf("negative entry: %+v %v", v, st)
 	}
 	// Kinds are separate: the same id as a tenant id is a miss.
 	expect(t, c, Key{KindTenant, "111"}, Miss, "")
@@ -89,7 +103,7 @@ func TestApplyDropsTheTenantsKeysAndTheNamedKeys(t *testing.T) {
 	put(t, c, phone1, found("A", 3, "A@3"))
 	put(t, c, integ, found("A", 3, "A@3"))
 	put(t, c, tenantB, found("B", 1, "B@1"))
-	put(t, c, phone2, Answer[string]{}) // unknown number
+	put(t, c, phone2, Answer[val]{}) // unknown number
 	c.Apply(Change{TenantID: "A", Version: 4, Position: 10})
 	for _, k := range []Key{tenantA, phone1, integ} {
 		expect(t, c, k, Miss, "")
@@ -109,7 +123,7 @@ func TestApplyKeepsEntriesThatAlreadyReflectTheChange(t *testing.T) {
 	c := newCache(t, Config{})
 	c.Advance(20)
 	// Asked at position 20: reflects every change up to 20.
-	put(t, c, phone1, Answer[string]{})
+	put(t, c, phone1, Answer[val]{})
 	put(t, c, tenantA, found("A", 5, "A@5"))
 	c.Apply(Change{TenantID: "A", Version: 5, Position: 25}) // the answer is version 5 already
 	c.Apply(Change{TenantID: "B", Version: 2, Position: 19, Keys: []Key{phone1}})
@@ -142,7 +156,7 @@ func TestAChangeDuringAFetchOutdatesItsAnswer(t *testing.T) {
 	// A negative answer for a number linked meanwhile is outdated.
 	tk = c.Ticket()
 	c.Apply(Change{TenantID: "B", Version: 2, Position: 13, Keys: []Key{phone1}})
-	if got := c.Put(tk, phone1, Answer[string]{}); got != Outdated {
+	if got := c.Put(tk, phone1, Answer[val]{}); got != Outdated {
 		t.Fatalf("negative answer for a linked number: %v, want Outdated", got)
 	}
 	// A change at or below the ticket's position is reflected by the answer.
@@ -244,7 +258,7 @@ func TestEvictionKeepsTheBoundAndSparesHotEntries(t *testing.T) {
 		}
 		k := Key{KindPhoneNumber, fmt.Sprint(i)}
 		if i%2 == 0 {
-			put(t, c, k, Answer[string]{})
+			put(t, c, k, Answer[val]{})
 		} else {
 			put(t, c, k, found(fmt.Sprint("cold", i), 1, "x"))
 		}
@@ -271,7 +285,7 @@ func TestAnEvictedTenantKeepsItsFloorUntilAChangeConfirmsIt(t *testing.T) {
 	lagging := c.Ticket()
 	// The source answered version 7 before the event feed told of it.
 	put(t, c, tenantA, found("A", 7, "A@7"))
-	put(t, c, phone1, Answer[string]{}) // evicts A's only entry
+	put(t, c, phone1, Answer[val]{}) // evicts A's only entry
 	expect(t, c, tenantA, Miss, "")
 	if got := c.Put(lagging, tenantA, found("A", 6, "A@6")); got != Outdated {
 		t.Fatalf("older than answered before the eviction: %v, want Outdated", got)

@@ -3,7 +3,7 @@ package tenantcache
 // clock is the ring the CLOCK eviction walks: every entry has a slot; a hit
 // sets the entry's ref flag, and the hand clears a set flag once before it
 // evicts the entry on its next pass. Callers hold the cache's mu.
-type clock[V any] struct {
+type clock[V Value] struct {
 	slots []*entry[V]
 	free  []int32
 	hand  int

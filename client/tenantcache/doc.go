@@ -7,9 +7,9 @@
 //
 // # What it holds
 //
-// An entry is an Answer: either a value with the tenant it belongs to and
-// that tenant's stream version, or a negative answer ("no live tenant holds
-// this key"). Each entry remembers the global position the answer was asked
+// An entry is an Answer: either a value (a Value says which tenant it
+// belongs to, at which stream version), or a negative answer ("no live
+// tenant holds this key"). Each entry remembers the global position the answer was asked
 // for (its Ticket), so a change event that the answer already reflects does
 // not drop it. Entries are grouped per tenant, which lets one event drop
 // every key of its tenant.
@@ -46,7 +46,9 @@
 //
 // # Cost
 //
-// Get takes no lock and allocates nothing: each kind of key is split over
+// Get takes no lock, allocates nothing and copies nothing: it returns a
+// pointer to the value inside its entry, which is never modified after it
+// is stored (an update stores a new entry). Each kind of key is split over
 // many shards, each an immutable map swapped atomically (copy on write), and
 // the hit counter is striped so that readers on different cores do not
 // write the same cache line. Writes (Put, Apply, eviction) are serialised by

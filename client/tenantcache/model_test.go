@@ -68,7 +68,7 @@ func (w *world) step(r *rand.Rand) Change {
 
 // answer returns the answer for k as of a random position between min and
 // the head (the head when force).
-func (w *world) answer(r *rand.Rand, k Key, min int64, force bool) Answer[string] {
+func (w *world) answer(r *rand.Rand, k Key, min int64, force bool) Answer[val] {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	head := int64(len(w.states) - 1)
@@ -79,7 +79,7 @@ func (w *world) answer(r *rand.Rand, k Key, min int64, force bool) Answer[string
 	return w.states[at].answer(k)
 }
 
-func (s worldState) answer(k Key) Answer[string] {
+func (s worldState) answer(k Key) Answer[val] {
 	t := -1
 	switch k.Kind {
 	case KindTenant:
@@ -93,10 +93,10 @@ func (s worldState) answer(k Key) Answer[string] {
 		t = s.owner[p]
 	}
 	if t < 0 {
-		return Answer[string]{}
+		return Answer[val]{}
 	}
 	v := s.versions[t]
-	return Answer[string]{Value: fmt.Sprint(tenantName(t), "@", v), TenantID: tenantName(t), Version: v, Found: true}
+	return found(tenantName(t), v, fmt.Sprint(tenantName(t), "@", v))
 }
 
 // TestModelNeverBackwardsAndFreshAtRest runs readers, a writer and an
@@ -132,7 +132,11 @@ func TestModelNeverBackwardsAndFreshAtRest(t *testing.T) {
 				for j := range before {
 					before[j] = maxSeen[j].Load()
 				}
-				a, st := c.Get(k.Kind, k.ID)
+				v, st := c.Get(k.Kind, k.ID)
+				a := Answer[val]{Found: v != nil}
+				if v != nil {
+					a.Value = *v
+				}
 				for tries := 0; st != Fresh; tries++ {
 					tk := c.Ticket()
 					a = w.answer(r, k, tk.Position(), tries > 2)
@@ -142,14 +146,14 @@ func TestModelNeverBackwardsAndFreshAtRest(t *testing.T) {
 				}
 				if a.Found {
 					var ti int
-					fmt.Sscanf(a.TenantID, "T%d", &ti)
-					if a.Version < before[ti] {
-						errs <- fmt.Errorf("%v answered %s version %d after a lookup answered %d", k, a.TenantID, a.Version, before[ti])
+					fmt.Sscanf(a.Value.tenant, "T%d", &ti)
+					if a.Value.version < before[ti] {
+						errs <- fmt.Errorf("%v answered %s version %d after a lookup answered %d", k, a.Value.tenant, a.Value.version, before[ti])
 						return
 					}
 					for {
 						m := maxSeen[ti].Load()
-						if a.Version <= m || maxSeen[ti].CompareAndSwap(m, a.Version) {
+						if a.Value.version <= m || maxSeen[ti].CompareAndSwap(m, a.Value.version) {
 							break
 						}
 					}
@@ -196,9 +200,13 @@ func TestModelNeverBackwardsAndFreshAtRest(t *testing.T) {
 
 	final := w.states[len(w.states)-1]
 	for _, k := range allKeys(tenants, phones) {
-		a, st := c.Peek(k.Kind, k.ID)
+		v, st := c.Peek(k.Kind, k.ID)
 		if st != Fresh {
 			continue
+		}
+		a := Answer[val]{Found: v != nil}
+		if v != nil {
+			a.Value = *v
 		}
 		if want := final.answer(k); a != want {
 			t.Errorf("%v: cached %+v, the store says %+v", k, a, want)

@@ -10,7 +10,7 @@ package tenantcache
 // answered by a source that lags: the record then stays, without entries,
 // as an orphan, until a change confirms its floor or newer orphans push it
 // out (orphans.limit).
-type tenantRec[V any] struct {
+type tenantRec[V Value] struct {
 	floor     int64
 	confirmed int64
 	entries   []*entry[V]
@@ -40,17 +40,19 @@ func (c *Cache[V]) index(rec *tenantRec[V], e *entry[V]) {
 		rec.orphan = 0
 		c.orphans.live--
 	}
-	c.tenants[e.TenantID] = rec
+	tenantID, _ := e.tenant()
+	c.tenants[tenantID] = rec
 	rec.entries = append(rec.entries, e)
 }
 
 // unindex forgets that the entry's key answers its tenant. Callers hold mu.
 func (c *Cache[V]) unindex(e *entry[V]) {
-	if !e.Found {
+	if !e.found {
 		c.negative--
 		return
 	}
-	rec := c.tenants[e.TenantID]
+	tenantID, _ := e.tenant()
+	rec := c.tenants[tenantID]
 	if rec == nil {
 		return
 	}
@@ -63,7 +65,7 @@ func (c *Cache[V]) unindex(e *entry[V]) {
 		}
 	}
 	if len(rec.entries) == 0 {
-		c.release(e.TenantID, rec)
+		c.release(tenantID, rec)
 	}
 }
 
