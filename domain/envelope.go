@@ -56,6 +56,9 @@ type EventPage struct {
 	// Next is the cursor of the next page (a global position for the feed,
 	// a stream version for a stream); 0 when there is nothing more to read.
 	Next int64
+	// Head, for a page of the feed, is the position of the last committed
+	// event when the page was read.
+	Head Position
 }
 
 // secretKey is the field name of the ciphertext in a SecretRef.

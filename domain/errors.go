@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies a domain error. The HTTP layer maps each kind to one status
@@ -11,17 +12,20 @@ type Kind int
 
 // The kinds of error the domain and its adapters report.
 const (
-	KindInternal     Kind = iota // unexpected; never shown in detail
-	KindInvalid                  // malformed input (400)
-	KindNotFound                 // unknown tenant or resource (404)
-	KindConflict                 // concurrent write or a claimed unique value (409)
-	KindPrecondition             // a stale expected version (412)
-	KindRefused                  // a valid request the current state refuses (422)
-	KindUnavailable              // a dependency the request needs is down (503)
-	KindUpstream                 // Meta or Genesys refused or failed (502)
-	KindUnauthorized             // no or bad credentials (401)
-	KindForbidden                // wrong role (403)
-	KindRateLimited              // too many requests (429)
+	KindInternal         Kind = iota // unexpected; never shown in detail
+	KindInvalid                      // malformed input (400)
+	KindNotFound                     // unknown tenant or resource (404)
+	KindConflict                     // concurrent write or a claimed unique value (409)
+	KindPrecondition                 // a stale expected version (412)
+	KindRefused                      // a valid request the current state refuses (422)
+	KindUnavailable                  // a dependency the request needs is down (503)
+	KindUpstream                     // Meta or Genesys refused or failed (502)
+	KindUnauthorized                 // no or bad credentials (401)
+	KindForbidden                    // wrong role (403)
+	KindRateLimited                  // too many requests (429)
+	KindTooLarge                     // a request body over the limit (413)
+	KindUnsupportedMedia             // a request body that is not JSON (415)
+	KindMethodNotAllowed             // a route that exists, with another method (405)
 )
 
 // FieldError names one bad input field and what is wrong with it.
@@ -37,6 +41,12 @@ type Error struct {
 	Detail string       // a sentence for humans
 	Fields []FieldError // one entry per bad field, for KindInvalid
 	Err    error        // optional cause, not shown to clients
+	// RetryAfter, for KindRateLimited and KindUnavailable, says when a
+	// retry may succeed (the Retry-After header); zero when unknown.
+	RetryAfter time.Duration
+	// Upstream carries what Meta or Genesys answered, for KindUpstream: no
+	// secrets, shown to the client.
+	Upstream any
 }
 
 func (e *Error) Error() string {

@@ -44,7 +44,7 @@ func (c Checkpoint) signedBytes() []byte {
 
 // SignCheckpoint reads the head (position and chain hash) and signs it with
 // key at now.
-func (s *Store) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey, now time.Time) (Checkpoint, error) {
+func (s *Reader) SignCheckpoint(ctx context.Context, key ed25519.PrivateKey, now time.Time) (Checkpoint, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return Checkpoint{}, errors.New("sign checkpoint: the signing key is not an Ed25519 key")
 	}

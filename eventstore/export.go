@@ -2,13 +2,14 @@ package eventstore
 
 import (
 	"context"
-	"errors"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // ExportQuery selects what Export writes. Zero fields do not filter.
@@ -35,7 +36,7 @@ type ExportHeader struct {
 // with the predecessor hashes, so the export verifies on its own) after an
 // ExportHeader line, and returns
 // how many it wrote. progress (when not nil) is called after each batch.
-func (s *Store) Export(ctx context.Context, q ExportQuery, w io.Writer, progress func(done int64)) (int64, error) {
+func (s *Reader) Export(ctx context.Context, q ExportQuery, w io.Writer, progress func(done int64)) (int64, error) {
 	after := max(q.FromPosition-1, 0)
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(ExportHeader{Kind: exportKind, Version: 1, TenantID: q.TenantID,
@@ -44,15 +45,13 @@ func (s *Store) Export(ctx context.Context, q ExportQuery, w io.Writer, progress
 	}
 	var n int64
 	for {
-		args := []any{int64(after)}
-		where := "e.global_position > $1"
+		var args postgres.Args
+		where := "e.global_position > " + args.Add(int64(after))
 		if q.ToPosition > 0 {
-			args = append(args, int64(q.ToPosition))
-			where += fmt.Sprintf(" AND e.global_position <= $%d", len(args))
+			where += " AND e.global_position <= " + args.Add(int64(q.ToPosition))
 		}
 		if q.TenantID != "" {
-			args = append(args, string(q.TenantID))
-			where += fmt.Sprintf(" AND e.tenant_id = $%d", len(args))
+			where += " AND e.tenant_id = " + args.Add(string(q.TenantID))
 		}
 		rows, err := s.pool.Query(ctx, `SELECT e.global_position, e.event_id::text, e.stream_id, e.version, e.tenant_id::text,
 				e.event_type, e.schema_version, e.data, e.metadata, e.occurred_at, e.hash, e.chain_hash,

@@ -12,6 +12,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// Signal wakes every Notifier on the database, as a commit does, with the
+// head position.
+func (s *Reader) Signal(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, `SELECT pg_notify($1, (SELECT position FROM es_head WHERE id = 1)::text)`, NotifyChannel)
+	if err != nil {
+		return fmt.Errorf("signal readers: %w", err)
+	}
+	return nil
+}
+
 // Notifier turns the store's NOTIFY signals into wake-ups for readers. It keeps
 // one dedicated connection LISTENing and reconnects after failures; readers
 // must still poll slowly, since signals sent while it is reconnecting are lost.

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // MaxScan bounds how many index entries one filtered page examines: a
@@ -33,7 +34,27 @@ type Page = domain.EventPage
 // global_position)), from/to become a position range through the
 // non-decreasing commit times, and the remaining filters are checked on at
 // most MaxScan entries of that scan.
-func (s *Store) ReadFeed(ctx context.Context, after domain.Position, limit int, f Filter) (Page, error) {
+func (s *Reader) ReadFeed(ctx context.Context, after domain.Position, limit int, f Filter) (_ Page, err error) {
+	defer postgres.ClassifyOn(&err)
+	// The head first: the page's events are at or below it, or committed
+	// since (then the head reported is the page's last position).
+	head, err := s.HeadPosition(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	page, err := s.readFeed(ctx, after, limit, f)
+	page.Head = max(head, domain.Position(lastPosition(page.Events)))
+	return page, err
+}
+
+func lastPosition(events []domain.StoredEvent) int64 {
+	if len(events) == 0 {
+		return 0
+	}
+	return int64(events[len(events)-1].Position)
+}
+
+func (s *Reader) readFeed(ctx context.Context, after domain.Position, limit int, f Filter) (Page, error) {
 	lo, hi, err := s.positionRange(ctx, f)
 	if err != nil {
 		return Page{}, err
@@ -85,7 +106,8 @@ func timeChecks(q *feedQuery, f Filter) []string {
 // ReadStreamPage returns up to limit events of the stream with versions
 // above after that match f, in version order: a range scan of (stream_id,
 // version), the filters checked on at most MaxScan entries of it.
-func (s *Store) ReadStreamPage(ctx context.Context, streamID string, after domain.Version, limit int, f Filter) (Page, error) {
+func (s *Reader) ReadStreamPage(ctx context.Context, streamID string, after domain.Version, limit int, f Filter) (_ Page, err error) {
+	defer postgres.ClassifyOn(&err)
 	q := &feedQuery{}
 	primary := "stream_id = " + q.arg(streamID) + " AND version > " + q.arg(int64(after))
 	checks := func(q *feedQuery) []string {
@@ -104,7 +126,7 @@ func (s *Store) ReadStreamPage(ctx context.Context, streamID string, after domai
 // positionRange maps the from/to filters to positions: events with
 // occurred_at at or after from lie above lo, those before to below hi (0: no
 // bound), using the commit-time index with clockMargin of slack.
-func (s *Store) positionRange(ctx context.Context, f Filter) (lo, hi domain.Position, err error) {
+func (s *Reader) positionRange(ctx context.Context, f Filter) (lo, hi domain.Position, err error) {
 	first := func(at time.Time) (domain.Position, bool, error) {
 		var p int64
 		err := s.pool.QueryRow(ctx, `SELECT global_position FROM es_events WHERE committed_at >= $1
@@ -136,9 +158,9 @@ func (s *Store) positionRange(ctx context.Context, f Filter) (lo, hi domain.Posi
 	return lo, hi, nil
 }
 
-// feedQuery collects the arguments of a page query.
+// feedQuery collects the arguments of a page query and its position range.
 type feedQuery struct {
-	args []any
+	args postgres.Args
 	lo   domain.Position
 	hi   domain.Position
 }
@@ -146,16 +168,13 @@ type feedQuery struct {
 func newFeedQuery(lo, hi domain.Position) *feedQuery { return &feedQuery{lo: lo, hi: hi} }
 
 // arg adds an argument and returns its placeholder.
-func (q *feedQuery) arg(v any) string {
-	q.args = append(q.args, v)
-	return fmt.Sprintf("$%d", len(q.args))
-}
+func (q *feedQuery) arg(v any) string { return q.args.Add(v) }
 
 // readPage scans each primary condition's index range (at most MaxScan
 // entries each, in order of col; the merged scan is cut to MaxScan too),
 // keeps the rows that pass checks, and returns the first limit of them with
 // the cursor of the next page.
-func (s *Store) readPage(ctx context.Context, q *feedQuery, col string, primaries []string, checks func(*feedQuery) []string, limit int) (Page, error) {
+func (s *Reader) readPage(ctx context.Context, q *feedQuery, col string, primaries []string, checks func(*feedQuery) []string, limit int) (Page, error) {
 	bounds := ""
 	if col == "global_position" {
 		bounds = " AND global_position > " + q.arg(int64(q.lo))
@@ -190,7 +209,7 @@ func pageSQL(col, branches, where, scanLimit, limitArg string) (rows, end string
 // runPage runs the page query: the rows of the page and, only when the page
 // is short, where the bounded scan ended (the next page starts there when
 // the scan was cut at MaxScan entries).
-func (s *Store) runPage(ctx context.Context, q *feedQuery, col, branches, where, scanLimit string, scanArgs, limit int) (Page, error) {
+func (s *Reader) runPage(ctx context.Context, q *feedQuery, col, branches, where, scanLimit string, scanArgs, limit int) (Page, error) {
 	rowsSQL, endSQL := pageSQL(col, branches, where, scanLimit, q.arg(limit))
 	if s.explain != nil {
 		s.explain(rowsSQL, q.args)

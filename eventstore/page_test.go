@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"tenant-service/domain"
 	"tenant-service/internal/testenv"
 )
@@ -59,7 +62,7 @@ func matches(e domain.StoredEvent, f Filter) bool {
 func TestFilteredPagesYieldExactlyTheMatches(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := New(testenv.NewPool(t), Config{Now: func() time.Time { return clock }})
+	s := newTestStore(t, testenv.NewPool(t), Config{Now: func() time.Time { return clock }})
 	all := seedHistory(t, s, 300, 40, &clock) // 12,000 events: several pages of MaxScan
 	ctx := context.Background()
 	some := all[4321]
@@ -139,7 +142,7 @@ func TestFilteredPagesAreBoundedIndexScans(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pool := testenv.NewPool(t)
-	s := New(pool, Config{Now: func() time.Time { return clock }})
+	s := newTestStore(t, pool, Config{Now: func() time.Time { return clock }})
 	all := seedHistory(t, s, 400, 40, &clock) // 16,000 events
 	ctx := context.Background()
 	if _, err := pool.Exec(ctx, `ANALYZE es_events`); err != nil {
@@ -223,4 +226,18 @@ func (n planNode) walk(depth int, fn func(int, planNode)) {
 	for _, c := range n.Plans {
 		c.walk(depth+1, fn)
 	}
+}
+
+// noReadModel stands in for the read model in the store's own tests.
+type noReadModel struct{}
+
+func (noReadModel) ApplyInline(context.Context, pgx.Tx, []domain.StoredEvent) error { return nil }
+
+func newTestStore(t testing.TB, pool *pgxpool.Pool, cfg Config) *Store {
+	t.Helper()
+	s, err := New(pool, noReadModel{}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

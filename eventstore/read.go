@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 const eventColumns = `global_position, event_id::text, stream_id, version, tenant_id::text, event_type,
@@ -20,31 +21,27 @@ const eventColumns = `global_position, event_id::text, stream_id, version, tenan
 type Filter = domain.EventFilter
 
 // ReadAll returns up to limit events with positions above after, in position order.
-func (s *Store) ReadAll(ctx context.Context, after domain.Position, limit int, f Filter) ([]domain.StoredEvent, error) {
-	where := []string{"global_position > $1"}
-	args := []any{int64(after)}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+func (s *Reader) ReadAll(ctx context.Context, after domain.Position, limit int, f Filter) (_ []domain.StoredEvent, err error) {
+	defer postgres.ClassifyOn(&err)
+	var args postgres.Args
+	where := []string{"global_position > " + args.Add(int64(after))}
 	if f.TenantID != "" {
-		add("tenant_id = $%d", string(f.TenantID))
+		where = append(where, "tenant_id = "+args.Add(string(f.TenantID)))
 	}
 	if len(f.Types) > 0 {
-		add("event_type = ANY($%d)", f.Types)
+		where = append(where, "event_type = ANY("+args.Add(f.Types)+")")
 	}
 	if f.Actor != "" {
-		add("metadata->>'actor' = $%d", f.Actor)
+		where = append(where, "metadata->>'actor' = "+args.Add(f.Actor))
 	}
 	if !f.From.IsZero() {
-		add("occurred_at >= $%d", f.From)
+		where = append(where, "occurred_at >= "+args.Add(f.From))
 	}
 	if !f.To.IsZero() {
-		add("occurred_at < $%d", f.To)
+		where = append(where, "occurred_at < "+args.Add(f.To))
 	}
-	args = append(args, limit)
-	q := fmt.Sprintf(`SELECT %s FROM es_events WHERE %s ORDER BY global_position LIMIT $%d`,
-		eventColumns, strings.Join(where, " AND "), len(args))
+	q := fmt.Sprintf(`SELECT %s FROM es_events WHERE %s ORDER BY global_position LIMIT %s`,
+		eventColumns, strings.Join(where, " AND "), args.Add(limit))
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read all after %d: %w", after, err)
@@ -54,7 +51,8 @@ func (s *Store) ReadAll(ctx context.Context, after domain.Position, limit int, f
 
 // ReadStream returns up to limit events of the stream with versions above
 // after, in version order. A limit of 0 or less reads to the end.
-func (s *Store) ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) ([]domain.StoredEvent, error) {
+func (s *Reader) ReadStream(ctx context.Context, streamID string, after domain.Version, limit int) (_ []domain.StoredEvent, err error) {
+	defer postgres.ClassifyOn(&err)
 	if limit <= 0 {
 		limit = 1 << 30
 	}
@@ -69,16 +67,14 @@ func (s *Store) ReadStream(ctx context.Context, streamID string, after domain.Ve
 // ReadStreamUntil returns the stream's events after version after, up to and
 // including version upTo (0: no bound), that occurred at or before asOf
 // (zero: no bound).
-func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, after, upTo domain.Version, asOf time.Time) ([]domain.StoredEvent, error) {
-	q := `SELECT ` + eventColumns + ` FROM es_events WHERE stream_id = $1 AND version > $2`
-	args := []any{streamID, int64(after)}
+func (s *Reader) ReadStreamUntil(ctx context.Context, streamID string, after, upTo domain.Version, asOf time.Time) ([]domain.StoredEvent, error) {
+	var args postgres.Args
+	q := `SELECT ` + eventColumns + ` FROM es_events WHERE stream_id = ` + args.Add(streamID) + ` AND version > ` + args.Add(int64(after))
 	if upTo > 0 {
-		args = append(args, int64(upTo))
-		q += fmt.Sprintf(" AND version <= $%d", len(args))
+		q += " AND version <= " + args.Add(int64(upTo))
 	}
 	if !asOf.IsZero() {
-		args = append(args, asOf)
-		q += fmt.Sprintf(" AND occurred_at <= $%d", len(args))
+		q += " AND occurred_at <= " + args.Add(asOf)
 	}
 	rows, err := s.pool.Query(ctx, q+" ORDER BY version", args...)
 	if err != nil {
@@ -88,7 +84,8 @@ func (s *Store) ReadStreamUntil(ctx context.Context, streamID string, after, upT
 }
 
 // HeadPosition returns the position of the last committed event (0 when empty).
-func (s *Store) HeadPosition(ctx context.Context) (domain.Position, error) {
+func (s *Reader) HeadPosition(ctx context.Context) (_ domain.Position, err error) {
+	defer postgres.ClassifyOn(&err)
 	var p int64
 	if err := s.pool.QueryRow(ctx, `SELECT position FROM es_head WHERE id = 1`).Scan(&p); err != nil {
 		return 0, fmt.Errorf("read head: %w", err)
@@ -97,7 +94,7 @@ func (s *Store) HeadPosition(ctx context.Context) (domain.Position, error) {
 }
 
 // StreamVersion returns the stream's current version (0 when it does not exist).
-func (s *Store) StreamVersion(ctx context.Context, streamID string) (domain.Version, error) {
+func (s *Reader) StreamVersion(ctx context.Context, streamID string) (domain.Version, error) {
 	var v int64
 	err := s.pool.QueryRow(ctx, `SELECT version FROM es_streams WHERE stream_id = $1`, streamID).Scan(&v)
 	if err == pgx.ErrNoRows {
@@ -155,6 +152,6 @@ func scanEventRaw(row pgx.Row, rawMeta *[]byte) (domain.StoredEvent, error) {
 
 // ReadFrom returns up to limit events with positions above after, in position
 // order: the feed projectors and the relay follow.
-func (s *Store) ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error) {
+func (s *Reader) ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error) {
 	return s.ReadAll(ctx, after, limit, Filter{})
 }

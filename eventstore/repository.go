@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // maxConflictRetries bounds how often a command without an expected version
@@ -30,45 +31,40 @@ func NewRepository(store *Store) *Repository {
 	return &Repository{store: store, now: store.now}
 }
 
-// Command describes one write to a tenant.
-type Command struct {
-	TenantID    domain.TenantID
-	IfMatch     *domain.Version // when set, the tenant must be at this version (else 412)
-	Metadata    domain.Metadata
-	Idempotency *Idempotency
-	// InTx runs inside the append's transaction; see Append.InTx.
-	InTx func(ctx context.Context, tx pgx.Tx) error
-}
-
-// Outcome is what a command did.
-type Outcome struct {
-	State     domain.State // the tenant after the command
-	Events    []domain.StoredEvent
-	Duplicate bool // answered from an earlier request with the same idempotency key
-}
+// Outcome is what a command did; see domain.Outcome.
+type Outcome = domain.Outcome
 
 // Execute loads the tenant, runs decide on it and appends the recorded events
-// with the loaded version as the expected one. A command without IfMatch that
-// loses a race is re-decided on the fresh state a few times.
-func (r *Repository) Execute(ctx context.Context, cmd Command, decide func(*domain.Tenant) error) (Outcome, error) {
-	if cmd.Idempotency != nil {
-		if out, ok, err := r.replayIdempotent(ctx, cmd.Idempotency); err != nil || ok {
+// with the loaded version as the expected one, in one transaction with the
+// inline projections. A command without w.IfMatch that loses a race is
+// re-decided on the fresh state a few times. Errors are domain errors where
+// they mean something to a client (unknown tenant, stale version, a claim
+// held by another tenant, PostgreSQL unreachable).
+func (r *Repository) Execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (_ Outcome, err error) {
+	defer postgres.ClassifyOn(&err)
+	if w.Idempotency != nil {
+		if out, ok, err := r.replayIdempotent(ctx, w.Idempotency); err != nil || ok {
 			return out, err
 		}
 	}
-	stream := cmd.TenantID.StreamID()
+	stream := id.StreamID()
 	for attempt := 0; ; attempt++ {
-		now := r.now().UTC().Truncate(time.Microsecond)
-		t, err := r.Load(ctx, cmd.TenantID)
+		t, err := r.Load(ctx, id)
 		if err != nil {
 			return Outcome{}, err
 		}
+		// Times never go back within a stream (see Store.Append): decide
+		// with the time the events will carry.
+		now := r.now().UTC().Truncate(time.Microsecond)
+		if last := t.State().UpdatedAt; now.Before(last) {
+			now = last
+		}
 		t.Clock = func() time.Time { return now }
-		if cmd.IfMatch != nil && *cmd.IfMatch != t.Version() {
+		if w.IfMatch != nil && *w.IfMatch != t.Version() {
 			if t.Version() == 0 {
 				return Outcome{}, domain.ErrTenantNotFound
 			}
-			return Outcome{}, domain.StaleVersion(*cmd.IfMatch, t.Version())
+			return Outcome{}, domain.StaleVersion(*w.IfMatch, t.Version())
 		}
 		if err := decide(t); err != nil {
 			return Outcome{}, err
@@ -76,14 +72,15 @@ func (r *Repository) Execute(ctx context.Context, cmd Command, decide func(*doma
 		if len(t.Pending()) == 0 {
 			return Outcome{State: t.State()}, nil
 		}
-		res, err := r.store.Append(ctx, Append{StreamID: stream, TenantID: cmd.TenantID,
+		state := t.State()
+		res, err := r.store.Append(ctx, Append{StreamID: stream, TenantID: id,
 			ExpectedVersion: t.Version(), Events: t.Pending(), OccurredAt: now,
-			Metadata: cmd.Metadata, Idempotency: cmd.Idempotency, InTx: cmd.InTx})
+			Metadata: w.Metadata, Idempotency: w.Idempotency, State: &state})
 		var conflict *ConflictError
 		switch {
 		case errors.As(err, &conflict):
-			if cmd.IfMatch != nil {
-				return Outcome{}, domain.StaleVersion(*cmd.IfMatch, conflict.Actual)
+			if w.IfMatch != nil {
+				return Outcome{}, domain.StaleVersion(*w.IfMatch, conflict.Actual)
 			}
 			if attempt+1 >= maxConflictRetries {
 				return Outcome{}, domain.ErrConcurrentWrite
@@ -94,7 +91,7 @@ func (r *Repository) Execute(ctx context.Context, cmd Command, decide func(*doma
 		case res.Duplicate:
 			return r.stateAt(ctx, res)
 		}
-		return Outcome{State: t.State(), Events: res.Events}, nil
+		return Outcome{State: state, Events: res.Events}, nil
 	}
 }
 
@@ -133,6 +130,18 @@ func (r *Repository) Load(ctx context.Context, id domain.TenantID) (*domain.Tena
 	return r.LoadAt(ctx, id, 0, time.Time{})
 }
 
+// StateAt returns the tenant's state replayed up to version upTo (0: all)
+// and time asOf (zero: now); a tenant that did not exist then comes back at
+// version 0.
+func (r *Repository) StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (_ domain.State, err error) {
+	defer postgres.ClassifyOn(&err)
+	t, err := r.LoadAt(ctx, id, upTo, asOf)
+	if err != nil {
+		return domain.State{}, err
+	}
+	return t.State(), nil
+}
+
 // LoadAt rebuilds the tenant from its stream up to version upTo (0: all) and
 // up to time asOf (zero: now), starting from the latest snapshot within those
 // bounds when there is one.
@@ -160,15 +169,13 @@ func (r *Repository) LoadAt(ctx context.Context, id domain.TenantID, upTo domain
 // restoreSnapshot restores the latest usable snapshot into t and returns its
 // version (0 when there is none).
 func (r *Repository) restoreSnapshot(ctx context.Context, t *domain.Tenant, stream string, upTo domain.Version, asOf time.Time) (domain.Version, error) {
-	q := `SELECT version, state FROM es_snapshots WHERE stream_id = $1 AND format = $2`
-	args := []any{stream, domain.SnapshotFormat}
+	var args postgres.Args
+	q := `SELECT version, state FROM es_snapshots WHERE stream_id = ` + args.Add(stream) + ` AND format = ` + args.Add(domain.SnapshotFormat)
 	if upTo > 0 {
-		args = append(args, int64(upTo))
-		q += fmt.Sprintf(" AND version <= $%d", len(args))
+		q += " AND version <= " + args.Add(int64(upTo))
 	}
 	if !asOf.IsZero() {
-		args = append(args, asOf)
-		q += fmt.Sprintf(" AND occurred_at <= $%d", len(args))
+		q += " AND occurred_at <= " + args.Add(asOf)
 	}
 	var version int64
 	var raw []byte

@@ -19,21 +19,22 @@ import (
 func TestSnapshotsNeverChangeAnAnswer(t *testing.T) {
 	t.Parallel()
 	pool := testenv.NewPool(t)
-	tenants := projections.NewTenants(pool)
-	tenants.SnapshotEvery = 7
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{tenants},
+	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{SnapshotEvery: 7,
 		Now: func() time.Time { clock = clock.Add(time.Second); return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	repo := eventstore.NewRepository(s)
 	ctx := context.Background()
 	id := domain.NewTenantID()
-	if _, err := repo.Execute(ctx, eventstore.Command{TenantID: id}, func(t *domain.Tenant) error {
+	if _, err := repo.Execute(ctx, id, domain.Write{}, func(t *domain.Tenant) error {
 		return t.Create(id, domain.CreateTenant{Name: "Snap"})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 60; i++ {
-		_, err := repo.Execute(ctx, eventstore.Command{TenantID: id}, func(t *domain.Tenant) error {
+		_, err := repo.Execute(ctx, id, domain.Write{}, func(t *domain.Tenant) error {
 			switch i % 3 {
 			case 0:
 				name := fmt.Sprintf("Snap %d", i)
@@ -48,7 +49,7 @@ func TestSnapshotsNeverChangeAnAnswer(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%3 == 2 {
-			if _, err := repo.Execute(ctx, eventstore.Command{TenantID: id}, func(t *domain.Tenant) error { return t.Reactivate("") }); err != nil {
+			if _, err := repo.Execute(ctx, id, domain.Write{}, func(t *domain.Tenant) error { return t.Reactivate("") }); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // NotifyChannel is the LISTEN/NOTIFY channel an append signals with its last
@@ -23,45 +23,67 @@ const NotifyChannel = "es_events"
 
 // InlineProjection is a read model written in the append's transaction, so it
 // is never behind the store. The events carry their stream versions and times;
-// their global positions are not assigned yet (zero).
+// their global positions are not assigned yet (zero). before is the stream's
+// state when the append began (as the caller loaded it; the zero State for a
+// new stream) when the caller knows it, else nil.
 type InlineProjection interface {
 	ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error
 }
 
-// Config tunes the Store.
+// Config tunes the Store. The zero value is usable.
 type Config struct {
 	// Now stamps events. Default time.Now.
 	Now func() time.Time
-	// Inline projections written in every append's transaction. Default none.
+	// Inline are more projections written in every append's transaction,
+	// after the read model: the vault's Shredder, which destroys a deleted
+	// tenant's data key with TenantDeleted. Default none.
 	Inline []InlineProjection
+	// SnapshotEvery writes a snapshot of the stream's state (Append.State)
+	// each time an append passes a multiple of this many versions, so
+	// replays for time travel stay short. Default 500; negative: never.
+	SnapshotEvery domain.Version
 }
 
-// Store is the PostgreSQL event store. It is safe for concurrent use.
-type Store struct {
-	pool   *pgxpool.Pool
-	now    func() time.Time
-	inline []InlineProjection
+// Reader reads the event store: streams, the global feed, filtered pages
+// and the head, and verifies, exports and checkpoints the log. It is safe
+// for concurrent use.
+type Reader struct {
+	pool *pgxpool.Pool
 	// explain, when set (by tests), is shown every page query before it runs.
 	explain func(sql string, args []any)
 }
 
-// New returns a Store over a migrated database.
-func New(pool *pgxpool.Pool, cfg Config) *Store {
+// NewReader returns a Reader over a migrated database.
+func NewReader(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool} }
+
+// Store is the PostgreSQL event store: a Reader that also appends. It is
+// safe for concurrent use.
+type Store struct {
+	*Reader
+	now           func() time.Time
+	inline        []InlineProjection
+	snapshotEvery domain.Version
+}
+
+// New returns a Store over a migrated database. readModel is the read model
+// written in every append's transaction (the tenants table): appends without
+// it would leave the read model behind, so it is required.
+func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, error) {
+	if pool == nil || readModel == nil {
+		return nil, errors.New("event store: a pool and the inline read model are required")
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{pool: pool, now: cfg.Now, inline: cfg.Inline}
+	if cfg.SnapshotEvery == 0 {
+		cfg.SnapshotEvery = 500
+	}
+	return &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
+		snapshotEvery: cfg.SnapshotEvery}, nil
 }
 
-// Pool returns the connection pool the store uses.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// Idempotency makes an append safe to retry: a second append with the same
-// Scope returns the first one's result and records nothing.
-type Idempotency struct {
-	Scope       string // the caller's identity and its Idempotency-Key
-	RequestHash []byte // what was asked; the same key with another request is refused
-}
+// Idempotency makes an append safe to retry; see domain.Idempotency.
+type Idempotency = domain.Idempotency
 
 // Append is one atomic write to one stream.
 type Append struct {
@@ -72,9 +94,9 @@ type Append struct {
 	OccurredAt      time.Time // default: the store's clock
 	Metadata        domain.Metadata
 	Idempotency     *Idempotency
-	// InTx runs inside the transaction after the inline projections, e.g. to
-	// destroy a data key together with TenantDeleted. Optional.
-	InTx func(ctx context.Context, tx pgx.Tx) error
+	// State is the stream's state after the events, kept as a snapshot when
+	// the append passes a multiple of Config.SnapshotEvery. Optional.
+	State *domain.State
 }
 
 // Result says what an append wrote.
@@ -102,7 +124,8 @@ var ErrIdempotencyMismatch = &domain.Error{Kind: domain.KindRefused, Code: "idem
 	Detail: "this Idempotency-Key was already used for a different request"}
 
 // Append writes the events atomically at the end of the stream.
-func (s *Store) Append(ctx context.Context, a Append) (Result, error) {
+func (s *Store) Append(ctx context.Context, a Append) (_ Result, err error) {
+	defer postgres.ClassifyOn(&err)
 	if len(a.Events) == 0 {
 		return Result{StreamID: a.StreamID, Version: a.ExpectedVersion}, nil
 	}
@@ -113,7 +136,7 @@ func (s *Store) Append(ctx context.Context, a Append) (Result, error) {
 	a.OccurredAt = a.OccurredAt.UTC().Truncate(time.Microsecond)
 
 	var res Result
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
 		res, err = s.appendTx(ctx, tx, a)
 		return err
@@ -173,10 +196,8 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, a Append) (Result, erro
 			return Result{}, err
 		}
 	}
-	if a.InTx != nil {
-		if err := a.InTx(ctx, tx); err != nil {
-			return Result{}, err
-		}
+	if err := s.snapshot(ctx, tx, a, events); err != nil {
+		return Result{}, err
 	}
 
 	// The head row last: the global lock is held only from here to commit.
@@ -270,16 +291,46 @@ func (s *Store) duplicateResult(ctx context.Context, a Append) (Result, error) {
 	return Result{StreamID: stream, Version: domain.Version(version), Duplicate: true}, nil
 }
 
-// IsUniqueViolation reports whether err is a PostgreSQL unique violation on the named constraint
-// (any constraint when name is empty).
-func IsUniqueViolation(err error, name string) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "23505" && (name == "" || pg.ConstraintName == name)
+// snapshot keeps the stream's state when the append passed a multiple of
+// SnapshotEvery: a.State, or, when the caller did not give it, the state
+// replayed from the previous snapshot (once every SnapshotEvery versions).
+func (s *Store) snapshot(ctx context.Context, tx pgx.Tx, a Append, events []domain.StoredEvent) error {
+	n, last := s.snapshotEvery, events[len(events)-1].Version
+	if n <= 0 || a.ExpectedVersion/n == last/n {
+		return nil
+	}
+	state := a.State
+	if state == nil || state.Version != last {
+		t, err := (&Repository{store: s, now: s.now}).LoadAt(ctx, a.TenantID, a.ExpectedVersion, time.Time{})
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", a.StreamID, err)
+		}
+		for _, se := range events {
+			e, err := se.Decode()
+			if err != nil {
+				return fmt.Errorf("snapshot %s: %w", a.StreamID, err)
+			}
+			t.Replay(e, se.OccurredAt)
+		}
+		st := t.State()
+		state = &st
+	}
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", a.StreamID, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO es_snapshots (stream_id, version, occurred_at, format, state)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id, version) DO UPDATE SET occurred_at = $3, format = $4, state = $5`,
+		a.StreamID, int64(last), a.OccurredAt, domain.SnapshotFormat, raw); err != nil {
+		return fmt.Errorf("snapshot %s: %w", a.StreamID, err)
+	}
+	return nil
 }
 
 // PurgeIdempotency forgets idempotency keys recorded before olderThan ago and
 // returns how many it removed. A retry after that is a new request.
-func (s *Store) PurgeIdempotency(ctx context.Context, olderThan time.Duration) (int64, error) {
+func (s *Store) PurgeIdempotency(ctx context.Context, olderThan time.Duration) (_ int64, err error) {
+	defer postgres.ClassifyOn(&err)
 	tag, err := s.pool.Exec(ctx, `DELETE FROM es_idempotency WHERE created_at < now() - make_interval(secs => $1)`,
 		olderThan.Seconds())
 	if err != nil {

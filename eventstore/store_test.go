@@ -19,7 +19,11 @@ import (
 
 func newStore(t testing.TB) (*eventstore.Store, *pgxpool.Pool) {
 	pool := testenv.NewPool(t)
-	return eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{projections.NewTenants(pool)}}), pool
+	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pool
 }
 
 func created(id domain.TenantID, name string) domain.Event {

@@ -228,7 +228,7 @@ func checkContent(batch []LinkedEvent, prevs [][]byte) (int, string) {
 // and last hash must agree with the events, and each checkpoint given (read
 // with ReadCheckpoint) must find its position in the log with the chain hash
 // it signed, so a history shortened since the checkpoint is detected.
-func (s *Store) Verify(ctx context.Context, progress func(done, total int64), checkpoints ...Checkpoint) (VerifyResult, error) {
+func (s *Reader) Verify(ctx context.Context, progress func(done, total int64), checkpoints ...Checkpoint) (VerifyResult, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return VerifyResult{}, fmt.Errorf("verify: %w", err)

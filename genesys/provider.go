@@ -188,6 +188,4 @@ func (p *Provider) Forget(tenantID string) {
 	p.mu.Unlock()
 }
 
-func (p *Provider) tokenKey(tenantID string) string {
-	return p.cfg.KeyPrefix + tokenKeyPrefix + tenantID
-}
+func (p *Provider) tokenKey(tenantID string) string { return TokenKey(p.cfg.KeyPrefix, tenantID) }

@@ -1,18 +1,15 @@
 package handlers
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"tenant-service/domain"
-	"tenant-service/ratelimit"
 )
 
 // Role is what an API key may do.
@@ -103,56 +100,31 @@ func (s *Server) authenticate(c *gin.Context) {
 	scheme, token, _ := strings.Cut(h, " ")
 	if h == "" || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="tenant-service"`)
-		s.problem(c, 401, "unauthenticated", "an Authorization: Bearer <api key> header is required", nil)
+		s.fail(c, errNoKey)
 		return
 	}
 	e, ok := s.keys.lookup(strings.TrimSpace(token))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="tenant-service", error="invalid_token"`)
-		s.problem(c, 401, "invalid-api-key", "the API key is not valid", nil)
+		s.fail(c, errBadKey)
 		return
 	}
 	c.Set(ctxActor, e.identity)
 	c.Set(ctxRole, e.role)
-	if l := s.deps.Limiter; l != nil {
-		d, err := l.AllowKey(c.Request.Context(), e.identity, string(e.role))
-		if !s.admit(c, d, err) {
+	if l := s.cfg.KeyLimiter; l != nil {
+		if err := l.CheckKey(c.Request.Context(), e.identity, string(e.role)); err != nil {
+			s.fail(c, err)
 			return
 		}
 	}
 	c.Next()
 }
 
-// Limiter rate-limits API keys and tenants (Redis). Must be safe for concurrent use.
-type Limiter interface {
-	AllowKey(ctx context.Context, identity, role string) (ratelimit.Decision, error)
-	AllowTenant(ctx context.Context, id domain.TenantID, own *domain.RateLimit) (ratelimit.Decision, error)
-}
-
-// admit answers 429 with Retry-After when the decision refuses the request
-// (or the limiter's error), and reports whether the request may go on.
-func (s *Server) admit(c *gin.Context, d ratelimit.Decision, err error) bool {
-	if err != nil {
-		s.fail(c, err)
-		return false
-	}
-	if !d.Allowed {
-		c.Header("Retry-After", strconv.Itoa(d.RetryAfterSeconds()))
-		s.fail(c, d.Err())
-		return false
-	}
-	return true
-}
-
-// allowTenant applies the tenant's own rate limit (its settings) to a
-// request about it.
-func (s *Server) allowTenant(c *gin.Context, st domain.State) bool {
-	if s.deps.Limiter == nil {
-		return true
-	}
-	d, err := s.deps.Limiter.AllowTenant(c.Request.Context(), st.TenantID, st.Settings.RateLimit)
-	return s.admit(c, d, err)
-}
+// Errors of authentication.
+var (
+	errNoKey  = domain.Errorf(domain.KindUnauthorized, "unauthenticated", "an Authorization: Bearer <api key> header is required")
+	errBadKey = domain.Errorf(domain.KindUnauthorized, "invalid-api-key", "the API key is not valid")
+)
 
 // allow lets the listed roles through (admin always) and refuses others with 403.
 func (s *Server) allow(roles ...Role) gin.HandlerFunc {
@@ -168,7 +140,7 @@ func (s *Server) allow(roles ...Role) gin.HandlerFunc {
 				return
 			}
 		}
-		s.problem(c, 403, "forbidden", fmt.Sprintf("the %v role may not use this route", role), nil)
+		s.fail(c, domain.Errorf(domain.KindForbidden, "forbidden", "the %v role may not use this route", role))
 	}
 }
 

@@ -1,15 +1,8 @@
 package handlers
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestParseAPIKeys(t *testing.T) {
@@ -42,26 +35,5 @@ func TestKeyringLookup(t *testing.T) {
 	a, _ := k.lookup("admin-key-0123456789")
 	if a.identity == e.identity {
 		t.Fatal("two keys share an identity")
-	}
-}
-
-func TestIsUnavailable(t *testing.T) {
-	yes := []error{
-		context.DeadlineExceeded,
-		fmt.Errorf("load: %w", io.ErrUnexpectedEOF),
-		&net.OpError{Op: "dial", Err: errors.New("connection refused")},
-		&pgconn.PgError{Code: "57P01"},
-		&pgconn.PgError{Code: "08006"},
-	}
-	for _, err := range yes {
-		if !isUnavailable(err) {
-			t.Errorf("%v is not unavailable", err)
-		}
-	}
-	no := []error{errors.New("boom"), &pgconn.PgError{Code: "23505"}, &pgconn.PgError{Code: "42P01"}}
-	for _, err := range no {
-		if isUnavailable(err) {
-			t.Errorf("%v is unavailable", err)
-		}
 	}
 }

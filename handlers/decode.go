@@ -48,22 +48,23 @@ func (s *Server) readBody(c *gin.Context) ([]byte, bool) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.problem(c, http.StatusRequestEntityTooLarge, "body-too-large",
-				fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit), nil)
+			s.fail(c, tooLarge(tooBig.Limit))
 			return nil, false
 		}
-		s.problem(c, http.StatusBadRequest, "unreadable-body", "the request body could not be read", nil)
+		s.fail(c, domain.Invalid(domain.FieldError{Field: "body", Message: "could not be read"}))
 		return nil, false
 	}
 	return raw, true
 }
 
+// errNotJSON is the 415 of a body of another content type.
+var errNotJSON = domain.Errorf(domain.KindUnsupportedMedia, "unsupported-media-type", "the request body must be application/json")
+
 // decodeJSON checks the content type and decodes raw strictly into v.
 func (s *Server) decodeJSON(c *gin.Context, raw []byte, v any) bool {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/merge-patch+json" && !strings.HasSuffix(mt, "+json")) {
-		s.problem(c, http.StatusUnsupportedMediaType, "unsupported-media-type",
-			"the request body must be application/json", nil)
+		s.fail(c, errNotJSON)
 		return false
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {

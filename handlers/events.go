@@ -29,19 +29,10 @@ func (s *Server) tenantEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	page, err := s.deps.History.ReadStreamPage(ctx, id.StreamID(), domain.Version(after), limit, filter)
+	page, err := s.app.Events(c.Request.Context(), id, domain.Version(after), limit, filter)
 	if err != nil {
 		s.fail(c, err)
 		return
-	}
-	if len(page.Events) == 0 {
-		// Nothing to show: an unknown tenant is a 404, a filter that matches
-		// nothing an empty page.
-		if _, err := s.deps.Tenants.Get(ctx, id); err != nil {
-			s.fail(c, err)
-			return
-		}
 	}
 	c.JSON(http.StatusOK, pageOf(page))
 }
@@ -54,7 +45,7 @@ func pageOf(p domain.EventPage) Page[EventView] {
 	if p.Next > 0 {
 		next = strconv.FormatInt(p.Next, 10)
 	}
-	return Page[EventView]{Items: eventViews(p.Events), NextCursor: next}
+	return Page[EventView]{Items: eventViews(p.Events), NextCursor: next, HeadPosition: int64(p.Head)}
 }
 
 // allEvents lists the global feed after ?afterPosition= (or ?cursor=), with
@@ -80,7 +71,7 @@ func (s *Server) allEvents(c *gin.Context) {
 		}
 		filter.TenantID = id
 	}
-	page, err := s.deps.History.ReadFeed(c.Request.Context(), domain.Position(after), limit, filter)
+	page, err := s.app.Feed(c.Request.Context(), domain.Position(after), limit, filter)
 	if err != nil {
 		s.fail(c, err)
 		return

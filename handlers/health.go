@@ -21,10 +21,10 @@ func (s *Server) readyz(c *gin.Context) {
 	type result struct {
 		Status string `json:"status"`
 	}
-	results := make(map[string]result, len(s.deps.Checks))
+	results := make(map[string]result, len(s.cfg.Checks))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, check := range s.deps.Checks {
+	for name, check := range s.cfg.Checks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"tenant-service/domain"
 )
 
 const ctxRequestID = "tenant-service.request-id"
@@ -47,10 +48,11 @@ func (s *Server) recovery(c *gin.Context) {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
-			s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", fmt.Sprint(r),
-				"request_id", requestID(c), "route", c.FullPath())
 			if !c.Writer.Written() {
-				s.problem(c, http.StatusInternalServerError, "internal-error", "internal error", nil)
+				s.fail(c, fmt.Errorf("panic in handler: %v", r))
+			} else {
+				s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", fmt.Sprint(r),
+					"request_id", requestID(c), "route", c.FullPath())
 			}
 		}
 	}()
@@ -77,11 +79,15 @@ func (s *Server) accessLog(c *gin.Context) {
 		"actor", actor(c), "bytes", c.Writer.Size())
 }
 
+// tooLarge is the 413 of a body over limit bytes.
+func tooLarge(limit int64) error {
+	return domain.Errorf(domain.KindTooLarge, "body-too-large", "the request body is larger than %d bytes", limit)
+}
+
 // limitBody caps request bodies; reading past the cap fails the decode with 413.
 func (s *Server) limitBody(c *gin.Context) {
 	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-		s.problem(c, http.StatusRequestEntityTooLarge, "body-too-large",
-			"the request body is larger than "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes", nil)
+		s.fail(c, tooLarge(s.cfg.MaxBodyBytes))
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)

@@ -90,27 +90,27 @@ func (s *Server) ifMatch(c *gin.Context) (*domain.Version, bool) {
 
 func etag(v domain.Version) string { return `"` + strconv.FormatInt(int64(v), 10) + `"` }
 
-// writeOptions builds the options every command shares: If-Match, metadata,
-// and the Idempotency-Key scoped to the caller and bound to the request.
-func (s *Server) writeOptions(c *gin.Context, body []byte) (WriteOptions, bool) {
+// write builds what every command shares: If-Match, who acts in which
+// request, and the Idempotency-Key scoped to the caller and bound to the
+// request (method, path and body).
+func (s *Server) write(c *gin.Context, body []byte) (domain.Write, bool) {
 	im, ok := s.ifMatch(c)
 	if !ok {
-		return WriteOptions{}, false
+		return domain.Write{}, false
 	}
-	opts := WriteOptions{IfMatch: im, Metadata: s.metadata(c)}
+	w := domain.Write{IfMatch: im, Metadata: s.metadata(c)}
 	if key := c.GetHeader("Idempotency-Key"); key != "" {
 		if len(key) > maxIdemKeyLen || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 			s.invalid(c, "Idempotency-Key", fmt.Sprintf("must be 1 to %d printable ASCII characters", maxIdemKeyLen))
-			return WriteOptions{}, false
+			return domain.Write{}, false
 		}
 		h := sha256.New()
 		h.Write([]byte(c.Request.Method + " " + c.Request.URL.Path + "\n"))
 		h.Write(body)
-		opts.IdempotencyScope = actor(c) + "|" + key
-		opts.RequestHash = h.Sum(nil)
-		opts.Metadata.IdempotencyKey = key
+		w.Idempotency = &domain.Idempotency{Scope: actor(c) + "|" + key, RequestHash: h.Sum(nil)}
+		w.Metadata.IdempotencyKey = key
 	}
-	return opts, true
+	return w, true
 }
 
 // metadata records who acts and in which request.
@@ -135,15 +135,15 @@ func (s *Server) respondTenant(c *gin.Context, status int, st domain.State) {
 	c.JSON(status, viewOf(st))
 }
 
-// execute runs a command and answers with the tenant afterwards.
-func (s *Server) execute(c *gin.Context, id domain.TenantID, opts WriteOptions, status int, decide func(*domain.Tenant) error) {
-	res, err := s.deps.Writer.Execute(c.Request.Context(), id, opts, decide)
+// answer writes the outcome of a command: the tenant with its ETag, marked
+// when it replays an earlier request with the same Idempotency-Key.
+func (s *Server) answer(c *gin.Context, status int, out domain.Outcome, err error) {
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if res.Duplicate {
+	if out.Duplicate {
 		c.Header("Idempotent-Replayed", "true")
 	}
-	s.respondTenant(c, status, res.State)
+	s.respondTenant(c, status, out.State)
 }

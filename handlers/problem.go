@@ -1,8 +1,8 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -10,17 +10,22 @@ import (
 )
 
 // statusOf is the one table from domain error kinds to HTTP status codes.
+// Every error a route answers goes through it (fail); an error of no kind
+// here is a 500.
 var statusOf = map[domain.Kind]int{
-	domain.KindInvalid:      http.StatusBadRequest,
-	domain.KindUnauthorized: http.StatusUnauthorized,
-	domain.KindForbidden:    http.StatusForbidden,
-	domain.KindNotFound:     http.StatusNotFound,
-	domain.KindConflict:     http.StatusConflict,
-	domain.KindPrecondition: http.StatusPreconditionFailed,
-	domain.KindRefused:      http.StatusUnprocessableEntity,
-	domain.KindRateLimited:  http.StatusTooManyRequests,
-	domain.KindUpstream:     http.StatusBadGateway,
-	domain.KindUnavailable:  http.StatusServiceUnavailable,
+	domain.KindInvalid:          http.StatusBadRequest,
+	domain.KindUnauthorized:     http.StatusUnauthorized,
+	domain.KindForbidden:        http.StatusForbidden,
+	domain.KindNotFound:         http.StatusNotFound,
+	domain.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	domain.KindConflict:         http.StatusConflict,
+	domain.KindPrecondition:     http.StatusPreconditionFailed,
+	domain.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	domain.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	domain.KindRefused:          http.StatusUnprocessableEntity,
+	domain.KindRateLimited:      http.StatusTooManyRequests,
+	domain.KindUpstream:         http.StatusBadGateway,
+	domain.KindUnavailable:      http.StatusServiceUnavailable,
 }
 
 // Problem is an RFC 9457 problem body with this service's extensions.
@@ -40,58 +45,34 @@ type Problem struct {
 // problemTypeBase prefixes problem type URIs.
 const problemTypeBase = "urn:tenant-service:problem:"
 
-// UpstreamDetail is implemented by errors from Meta or Genesys clients that
-// can say what the upstream answered (never secrets).
-type UpstreamDetail interface {
-	UpstreamDetail() any
-}
+// internalError is what the client learns of an error of no known kind.
+var internalError = &domain.Error{Kind: domain.KindInternal, Code: "internal-error", Detail: "internal error"}
 
-// fail writes the problem for err and aborts the request. Unmapped errors are
-// 500s whose chain is logged while the client sees only "internal error".
+// fail writes the problem for err and aborts the request: the status from
+// statusOf, Retry-After when the error says when to retry. An error of no
+// known kind is a 500 whose chain is logged while the client sees only
+// "internal error" and the request id; 5xx answers are logged too.
 func (s *Server) fail(c *gin.Context, err error) {
 	de, ok := domain.AsError(err)
 	status := 0
 	if ok {
 		status = statusOf[de.Kind]
 	}
-	if status == 0 && isBadInput(err) {
-		s.log.WarnContext(c.Request.Context(), "a request value was refused by PostgreSQL; validation should have caught it",
-			"error", err.Error(), "request_id", requestID(c), "route", c.FullPath())
-		de, status, ok = domain.Invalid(domain.FieldError{Field: "request", Message: "holds a value that cannot be stored or looked up (invalid text)"}),
-			http.StatusBadRequest, true
-	}
-	if status == 0 && isUnavailable(err) {
-		de, status, ok = &domain.Error{Kind: domain.KindUnavailable, Code: "dependency-unavailable",
-			Detail: "a service this request needs is unavailable; retry later"}, http.StatusServiceUnavailable, true
-	}
 	if status == 0 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "error", err.Error(),
 			"request_id", requestID(c), "method", c.Request.Method, "route", c.FullPath())
-		s.problem(c, http.StatusInternalServerError, "internal-error", "internal error", nil)
-		return
-	}
-	if status >= 500 {
+		de, status = internalError, http.StatusInternalServerError
+	} else if status >= 500 {
 		s.log.WarnContext(c.Request.Context(), "request failed", "error", err.Error(), "status", status,
 			"request_id", requestID(c), "route", c.FullPath())
 	}
-	p := s.newProblem(c, status, de.Code, de.Detail, de.Fields)
-	var up UpstreamDetail
-	if errors.As(err, &up) {
-		p.Upstream = up.UpstreamDetail()
+	if de.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int((de.RetryAfter+999_999_999)/1_000_000_000)))
 	}
 	c.Header("Content-Type", "application/problem+json")
-	c.AbortWithStatusJSON(status, p)
-}
-
-func (s *Server) newProblem(c *gin.Context, status int, code, detail string, fields []domain.FieldError) Problem {
-	return Problem{Type: problemTypeBase + code, Title: http.StatusText(status), Status: status,
-		Detail: detail, Instance: c.Request.URL.Path, Code: code, Errors: fields, RequestID: requestID(c)}
-}
-
-// problem writes a problem response without a domain error.
-func (s *Server) problem(c *gin.Context, status int, code, detail string, fields []domain.FieldError) {
-	c.Header("Content-Type", "application/problem+json")
-	c.AbortWithStatusJSON(status, s.newProblem(c, status, code, detail, fields))
+	c.AbortWithStatusJSON(status, Problem{Type: problemTypeBase + de.Code, Title: http.StatusText(status), Status: status,
+		Detail: de.Detail, Instance: c.Request.URL.Path, Code: de.Code, Errors: de.Fields, RequestID: requestID(c),
+		Upstream: de.Upstream})
 }
 
 // invalid writes a 400 naming one bad field.

@@ -2,87 +2,73 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tenant-service/domain"
+	"tenant-service/tenants"
 )
 
-// Writer runs a command on a tenant: load, decide, append. Must be safe for
-// concurrent use.
-type Writer interface {
-	Execute(ctx context.Context, id domain.TenantID, opts WriteOptions, decide func(*domain.Tenant) error) (WriteResult, error)
+// App is the application the handlers serve: the use cases of
+// tenants.Service. Every error it returns is a *domain.Error of the kind the
+// client sees, or an unexpected (internal) one. Must be safe for concurrent
+// use.
+type App interface {
+	Create(ctx context.Context, in domain.CreateTenant, w domain.Write) (domain.Outcome, error)
+	Update(ctx context.Context, id domain.TenantID, in domain.UpdateTenant, w domain.Write) (domain.Outcome, error)
+	Suspend(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error)
+	Reactivate(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error)
+	Delete(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error)
+
+	Tenant(ctx context.Context, id domain.TenantID) (domain.State, error)
+	TenantAt(ctx context.Context, id domain.TenantID, version domain.Version, asOf time.Time) (domain.State, error)
+	Tenants(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+	Events(ctx context.Context, id domain.TenantID, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error)
+	Feed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
+
+	SetGenesysCredentials(ctx context.Context, id domain.TenantID, clientID, clientSecret, region string, w domain.Write) (domain.Outcome, error)
+	Credentials(ctx context.Context, id domain.TenantID) (domain.State, error)
+	LinkGenesysIntegration(ctx context.Context, id domain.TenantID, integrationID, webhookSecret string, w domain.Write) (domain.Outcome, error)
+	GenesysSecrets(ctx context.Context, id domain.TenantID) (tenants.GenesysSecrets, error)
+	GenesysToken(ctx context.Context, id domain.TenantID) (tenants.AccessToken, error)
+
+	LinkWhatsApp(ctx context.Context, id domain.TenantID, link domain.WABALinked, accessToken *string, w domain.Write) (domain.Outcome, error)
+	UnlinkWhatsApp(ctx context.Context, id domain.TenantID, phoneNumberID string, w domain.Write) (domain.Outcome, error)
+	WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (tenants.WhatsAppToken, error)
+	CompleteSignup(ctx context.Context, in tenants.Signup, w domain.Write) (domain.Outcome, error)
+	VerifyWebhook(query url.Values) (string, error)
+	RecordWebhook(ctx context.Context, raw []byte, signature string, meta domain.Metadata) (tenants.WebhookResult, error)
+
+	ResolvePhone(ctx context.Context, phoneNumberID string, min domain.Position) (json.RawMessage, error)
+	ResolveIntegration(ctx context.Context, integrationID string, min domain.Position) (json.RawMessage, error)
+	ResolveTenant(ctx context.Context, id domain.TenantID, min domain.Position) (json.RawMessage, error)
 }
 
-// WriteOptions qualify a command.
-type WriteOptions struct {
-	IfMatch          *domain.Version // expected version; a stale one is 412
-	Metadata         domain.Metadata
-	IdempotencyScope string // actor and Idempotency-Key; empty: none
-	RequestHash      []byte // what was asked under the key
-	DestroyDataKey   bool   // crypto-shred the tenant's data key in the same transaction
-}
-
-// WriteResult is what a command did.
-type WriteResult struct {
-	State     domain.State
-	Events    []domain.StoredEvent
-	Duplicate bool // replayed from an earlier request with the same Idempotency-Key
-}
-
-// TenantReader reads the tenants read model.
-type TenantReader interface {
-	Get(ctx context.Context, id domain.TenantID) (domain.State, error)
-	List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
-}
-
-// History reads the event store.
-type History interface {
-	StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (domain.State, error)
-	// ReadStreamPage reads a tenant's stream after a version, filtered.
-	ReadStreamPage(ctx context.Context, streamID string, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error)
-	// ReadFeed reads the global feed after a position, filtered.
-	ReadFeed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
+// KeyLimiter rate-limits API keys by their identity and role: nil, or a
+// KindRateLimited error with RetryAfter. Must be safe for concurrent use.
+type KeyLimiter interface {
+	CheckKey(ctx context.Context, identity, role string) error
 }
 
 // Check reports whether a dependency is ready; nil means ready.
 type Check func(ctx context.Context) error
 
-// Deps are the collaborators the handlers use.
-type Deps struct {
-	Writer  Writer
-	Tenants TenantReader
-	History History
-	// Checks run by /readyz, by name (e.g. "postgres", "redis", "rabbitmq").
-	Checks map[string]Check
-
-	// Vault seals and opens secrets; the credential and WhatsApp routes need it.
-	Vault Vault
-	// GenesysTokens serves GET .../genesys/token. Optional: without it the route is not served.
-	GenesysTokens GenesysTokens
-	// Graph is the Meta Graph API for Embedded Signup. Optional (503 without it).
-	Graph Graph
-	// Resolver answers the resolve routes. Optional: without it they are not served.
-	Resolver Resolver
-	// WhatsAppTokens reads sealed WhatsApp tokens. Optional: without it the route is not served.
-	WhatsAppTokens WhatsAppTokens
-	// Webhooks records signed Meta webhook account updates. Optional.
-	Webhooks WebhookTenants
-	// Limiter rate-limits each API key and, on the secret and token routes,
-	// each tenant by its settings. Optional: without it nothing is limited.
-	Limiter Limiter
-}
-
 // Config tunes the Server.
 type Config struct {
 	// APIKeys are the accepted bearer keys. Required.
 	APIKeys []APIKey
+	// Checks run by /readyz, by name (e.g. "postgres", "redis", "rabbitmq").
+	// Default none.
+	Checks map[string]Check
+	// KeyLimiter limits each API key. Default: nothing is limited.
+	KeyLimiter KeyLimiter
 	// MaxBodyBytes caps request bodies. Default 64 KiB.
 	MaxBodyBytes int64
 	// RequestTimeout bounds the work of one request; a dependency that does
@@ -92,12 +78,6 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger for request and error logs. Default slog.Default().
 	Logger *slog.Logger
-	// MetaAppID and MetaAppSecret (META_APP_ID, META_APP_SECRET) are needed by
-	// Embedded Signup and webhook signatures. Default empty: those routes answer 503.
-	MetaAppID, MetaAppSecret string
-	// MetaWebhookVerifyToken (META_WEBHOOK_VERIFY_TOKEN) answers Meta's
-	// verification handshake. Default empty: the handshake is refused.
-	MetaWebhookVerifyToken string
 }
 
 // Validate reports every missing or bad setting.
@@ -114,7 +94,7 @@ func (c Config) Validate() error {
 
 // Server is the HTTP API.
 type Server struct {
-	deps    Deps
+	app     App
 	cfg     Config
 	log     *slog.Logger
 	keys    *keyring
@@ -122,10 +102,13 @@ type Server struct {
 	router  *gin.Engine
 }
 
-// NewServer builds the router.
-func NewServer(deps Deps, cfg Config) (*Server, error) {
+// NewServer builds the router over the application.
+func NewServer(app App, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if app == nil {
+		return nil, errors.New("handlers: the application is required")
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 64 << 10
@@ -139,10 +122,13 @@ func NewServer(deps Deps, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{deps: deps, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
+	s := &Server{app: app, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
 	s.routes()
 	return s, nil
 }
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
 // Route names one route the server answers.
 type Route struct {
@@ -158,71 +144,4 @@ func (s *Server) Routes() []Route {
 		out = append(out, Route{Method: r.Method, Path: r.Path})
 	}
 	return out
-}
-
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
-
-// Route registers an extra route behind authentication and the given roles;
-// features wired in cmd (credentials, WhatsApp, resolve) use it.
-func (s *Server) Route(method, path string, roles []Role, h gin.HandlerFunc) {
-	s.router.Handle(method, path, s.authenticate, s.allow(roles...), h)
-}
-
-func (s *Server) routes() {
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.ContextWithFallback = true
-	r.Use(s.requestContext, s.accessLog, s.recovery, s.limitBody, s.deadline)
-	r.NoRoute(func(c *gin.Context) { s.problem(c, http.StatusNotFound, "not-found", "no such route", nil) })
-	r.NoMethod(func(c *gin.Context) {
-		s.problem(c, http.StatusMethodNotAllowed, "method-not-allowed", "the route does not allow "+c.Request.Method, nil)
-	})
-	s.router = r
-
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
-	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
-	r.GET("/metrics", gin.WrapH(metrics))
-
-	read := []Role{RoleAuditor}
-	s.Route(http.MethodPost, "/api/tenants", nil, s.createTenant)
-	s.Route(http.MethodGet, "/api/tenants", read, s.listTenants)
-	s.Route(http.MethodGet, "/api/tenants/:tenantId", read, s.getTenant)
-	s.Route(http.MethodPatch, "/api/tenants/:tenantId", nil, s.updateTenant)
-	s.Route(http.MethodDelete, "/api/tenants/:tenantId", nil, s.deleteTenant)
-	s.Route(http.MethodPost, "/api/tenants/:tenantId/suspend", nil, s.suspendTenant)
-	s.Route(http.MethodPost, "/api/tenants/:tenantId/reactivate", nil, s.reactivateTenant)
-	s.Route(http.MethodGet, "/api/tenants/:tenantId/events", read, s.tenantEvents)
-	// The service role reads the feed too: a consuming service resyncs its
-	// cache from it after a broker outage (secrets are left out as everywhere).
-	s.Route(http.MethodGet, "/api/events", []Role{RoleAuditor, RoleService}, s.allEvents)
-
-	if s.deps.Vault != nil {
-		s.Route(http.MethodPut, "/api/tenants/:tenantId/genesys/credentials", nil, s.putCredentials)
-		s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/credentials", read, s.getCredentials)
-		s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/credentials/secret", []Role{RoleService}, s.getCredentialsSecret)
-		s.Route(http.MethodPut, "/api/tenants/:tenantId/genesys/integration", nil, s.putIntegration)
-		s.Route(http.MethodPost, "/api/tenants/:tenantId/whatsapp", nil, s.linkWhatsApp)
-		s.Route(http.MethodDelete, "/api/tenants/:tenantId/whatsapp/:phoneNumberId", nil, s.unlinkWhatsApp)
-		s.Route(http.MethodPost, "/api/whatsapp/signup", nil, s.signup)
-		if s.deps.GenesysTokens != nil {
-			s.Route(http.MethodGet, "/api/tenants/:tenantId/genesys/token", []Role{RoleService}, s.getGenesysToken)
-		}
-		if s.deps.WhatsAppTokens != nil {
-			s.Route(http.MethodGet, "/api/tenants/:tenantId/whatsapp/token", []Role{RoleService}, s.getWhatsAppToken)
-		}
-	}
-	if s.deps.Resolver != nil {
-		s.Route(http.MethodGet, "/api/resolve/whatsapp/:phoneNumberId", []Role{RoleService}, s.resolvePhone)
-		s.Route(http.MethodGet, "/api/resolve/genesys/:integrationId", []Role{RoleService}, s.resolveIntegration)
-		s.Route(http.MethodGet, "/api/resolve/tenant/:tenantId", []Role{RoleService}, s.resolveTenant)
-	}
-	if s.deps.Webhooks != nil {
-		r.GET("/api/whatsapp/webhook", s.verifyWebhook)
-		r.POST("/api/whatsapp/webhook", s.receiveWebhook)
-	}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -28,31 +29,19 @@ func (s *Server) createTenant(c *gin.Context) {
 		s.invalid(c, "name", "is required")
 		return
 	}
-	opts, ok := s.writeOptions(c, raw)
+	w, ok := s.write(c, raw)
 	if !ok {
-		return
-	}
-	if opts.IfMatch != nil {
-		s.invalid(c, "If-Match", "a new tenant has no version to match")
 		return
 	}
 	in := domain.CreateTenant{Name: *req.Name, ExternalRef: req.ExternalRef}
 	if req.Settings != nil {
 		in.Settings = *req.Settings
 	}
-	id := domain.NewTenantID()
-	res, err := s.deps.Writer.Execute(c.Request.Context(), id, opts, func(t *domain.Tenant) error {
-		return t.Create(id, in)
-	})
-	if err != nil {
-		s.fail(c, err)
-		return
+	out, err := s.app.Create(c.Request.Context(), in, w)
+	if err == nil {
+		c.Header("Location", "/api/tenants/"+string(out.State.TenantID))
 	}
-	if res.Duplicate {
-		c.Header("Idempotent-Replayed", "true")
-	}
-	c.Header("Location", "/api/tenants/"+string(res.State.TenantID))
-	s.respondTenant(c, http.StatusCreated, res.State)
+	s.answer(c, http.StatusCreated, out, err)
 }
 
 func (s *Server) listTenants(c *gin.Context) {
@@ -71,7 +60,7 @@ func (s *Server) listTenants(c *gin.Context) {
 			statuses = append(statuses, st)
 		}
 	}
-	items, next, err := s.deps.Tenants.List(c.Request.Context(), statuses, c.Query("cursor"), limit)
+	items, next, err := s.app.Tenants(c.Request.Context(), statuses, c.Query("cursor"), limit)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -83,8 +72,8 @@ func (s *Server) listTenants(c *gin.Context) {
 	c.JSON(http.StatusOK, Page[TenantView]{Items: views, NextCursor: next})
 }
 
-// getTenant answers the current state from the read model, or with ?version=
-// or ?asOf= the state replayed from the stream up to then.
+// getTenant answers the current state, or with ?version= or ?asOf= the state
+// replayed from the stream up to then.
 func (s *Server) getTenant(c *gin.Context) {
 	id, ok := s.tenantID(c)
 	if !ok {
@@ -113,30 +102,15 @@ func (s *Server) getTenant(c *gin.Context) {
 		s.invalid(c, "version", "must be 1 or more")
 		return
 	}
+	var st domain.State
+	var err error
 	if !hasVersion && asOf.IsZero() {
-		st, err := s.deps.Tenants.Get(c.Request.Context(), id)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		s.respondTenant(c, http.StatusOK, st)
-		return
+		st, err = s.app.Tenant(c.Request.Context(), id)
+	} else {
+		st, err = s.app.TenantAt(c.Request.Context(), id, domain.Version(version), asOf)
 	}
-	st, err := s.deps.History.StateAt(c.Request.Context(), id, domain.Version(version), asOf)
 	if err != nil {
 		s.fail(c, err)
-		return
-	}
-	switch {
-	case !st.Exists() && !asOf.IsZero():
-		// The tenant may exist now but did not yet at asOf.
-		s.fail(c, domain.Errorf(domain.KindNotFound, "tenant-not-found-at-time", "the tenant did not exist at %s", asOf.UTC().Format(time.RFC3339)))
-		return
-	case !st.Exists():
-		s.fail(c, domain.ErrTenantNotFound)
-		return
-	case hasVersion && st.Version < domain.Version(version):
-		s.fail(c, domain.Errorf(domain.KindNotFound, "version-not-found", "the tenant has no version %d; its latest is %d", version, st.Version))
 		return
 	}
 	s.respondTenant(c, http.StatusOK, st)
@@ -179,11 +153,12 @@ func (s *Server) updateTenant(c *gin.Context) {
 		}
 		in.Settings = &settings
 	}
-	opts, ok := s.writeOptions(c, raw)
+	w, ok := s.write(c, raw)
 	if !ok {
 		return
 	}
-	s.execute(c, id, opts, http.StatusOK, func(t *domain.Tenant) error { return t.Update(in) })
+	out, err := s.app.Update(c.Request.Context(), id, in, w)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 type reasonRequest struct {
@@ -191,7 +166,7 @@ type reasonRequest struct {
 }
 
 // statusAction serves suspend, reactivate and delete: an optional {reason} body.
-func (s *Server) statusAction(c *gin.Context, shred bool, act func(*domain.Tenant, string) error) {
+func (s *Server) statusAction(c *gin.Context, act func(context.Context, domain.TenantID, string, domain.Write) (domain.Outcome, error)) {
 	id, ok := s.tenantID(c)
 	if !ok {
 		return
@@ -201,22 +176,16 @@ func (s *Server) statusAction(c *gin.Context, shred bool, act func(*domain.Tenan
 	if !ok {
 		return
 	}
-	opts, ok := s.writeOptions(c, raw)
+	w, ok := s.write(c, raw)
 	if !ok {
 		return
 	}
-	opts.DestroyDataKey = shred
-	s.execute(c, id, opts, http.StatusOK, func(t *domain.Tenant) error { return act(t, req.Reason) })
+	out, err := act(c.Request.Context(), id, req.Reason, w)
+	s.answer(c, http.StatusOK, out, err)
 }
 
-func (s *Server) suspendTenant(c *gin.Context) {
-	s.statusAction(c, false, (*domain.Tenant).Suspend)
-}
+func (s *Server) suspendTenant(c *gin.Context)    { s.statusAction(c, s.app.Suspend) }
+func (s *Server) reactivateTenant(c *gin.Context) { s.statusAction(c, s.app.Reactivate) }
 
-func (s *Server) reactivateTenant(c *gin.Context) {
-	s.statusAction(c, false, (*domain.Tenant).Reactivate)
-}
-
-func (s *Server) deleteTenant(c *gin.Context) {
-	s.statusAction(c, true, (*domain.Tenant).Delete)
-}
+// deleteTenant deletes the tenant; its secrets are crypto-shredded with it.
+func (s *Server) deleteTenant(c *gin.Context) { s.statusAction(c, s.app.Delete) }

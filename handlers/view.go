@@ -98,4 +98,7 @@ func eventViews(events []domain.StoredEvent) []EventView {
 type Page[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"nextCursor,omitempty"`
+	// HeadPosition, on the global feed, is the position of the last event
+	// committed when the page was read: a consumer knows how far it is behind.
+	HeadPosition int64 `json:"headPosition,omitempty"`
 }

@@ -1,13 +1,12 @@
 package handlers
 
 import (
-	"context"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"tenant-service/domain"
+	"tenant-service/tenants"
 )
 
 type linkRequest struct {
@@ -21,40 +20,13 @@ type linkRequest struct {
 // access token when one is given (WhatsAppTokenStored), in one append.
 func (s *Server) linkWhatsApp(c *gin.Context) {
 	var req linkRequest
-	var link domain.WABALinked
-	id, opts, ok := s.secretWrite(c, &req, func() error {
-		if req.AccessToken != nil {
-			if err := domain.ValidateWhatsAppToken("accessToken", *req.AccessToken); err != nil {
-				return err
-			}
-		}
-		link = domain.WABALinked{WABAID: req.WABAID, PhoneNumberID: req.PhoneNumberID,
-			DisplayPhoneNumber: req.DisplayPhoneNumber, Source: "manual"}
-		return domain.ValidateLink(link)
-	})
+	id, w, ok := s.commandWithBody(c, &req)
 	if !ok {
 		return
 	}
-	var token *domain.SecretRef
-	if req.AccessToken != nil {
-		if token, ok = s.sealOptional(c, id, domain.FieldWhatsAppAccessToken, *req.AccessToken); !ok {
-			return
-		}
-	}
-	res, err := s.deps.Writer.Execute(c.Request.Context(), id, opts, func(t *domain.Tenant) error {
-		if err := t.LinkWABA(link); err != nil {
-			return err
-		}
-		if token != nil {
-			return t.StoreWhatsAppToken(*token, nil, "manual")
-		}
-		return nil
-	})
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	s.respondTenant(c, http.StatusCreated, res.State)
+	link := domain.WABALinked{WABAID: req.WABAID, PhoneNumberID: req.PhoneNumberID, DisplayPhoneNumber: req.DisplayPhoneNumber}
+	out, err := s.app.LinkWhatsApp(c.Request.Context(), id, link, req.AccessToken, w)
+	s.answer(c, http.StatusCreated, out, err)
 }
 
 func (s *Server) unlinkWhatsApp(c *gin.Context) {
@@ -62,62 +34,39 @@ func (s *Server) unlinkWhatsApp(c *gin.Context) {
 	if !ok {
 		return
 	}
-	phone := c.Param("phoneNumberId")
-	opts, ok := s.writeOptions(c, nil)
+	w, ok := s.write(c, nil)
 	if !ok {
 		return
 	}
-	s.execute(c, id, opts, http.StatusOK, func(t *domain.Tenant) error { return t.UnlinkWABA(phone) })
-}
-
-// WhatsAppTokenResponse is the decrypted WhatsApp access token.
-type WhatsAppTokenResponse struct {
-	TenantID    domain.TenantID `json:"tenantId"`
-	AccessToken string          `json:"accessToken"`
-	WABAID      string          `json:"wabaId,omitempty"`
-	ExpiresAt   *time.Time      `json:"expiresAt,omitempty"`
-	StoredAt    time.Time       `json:"storedAt"`
-	Status      domain.Status   `json:"status"`
-}
-
-// WhatsAppTokens reads a tenant's sealed WhatsApp token: Redis first,
-// PostgreSQL on a miss.
-type WhatsAppTokens interface {
-	WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (domain.State, error)
+	out, err := s.app.UnlinkWhatsApp(c.Request.Context(), id, c.Param("phoneNumberId"), w)
+	s.answer(c, http.StatusOK, out, err)
 }
 
 func (s *Server) getWhatsAppToken(c *gin.Context) {
-	id, ok := s.tenantID(c)
+	id, min, ok := s.secretRoute(c)
 	if !ok {
 		return
 	}
-	min, ok := s.minPosition(c)
-	if !ok {
+	out, err := s.app.WhatsAppToken(c.Request.Context(), id, min)
+	s.answerSecret(c, out, err)
+}
+
+type signupRequest struct {
+	TenantID      string `json:"tenantId"`
+	Code          string `json:"code"`
+	WABAID        string `json:"wabaId"`
+	PhoneNumberID string `json:"phoneNumberId"`
+	BusinessID    string `json:"businessId"`
+}
+
+// signup is the server side of WhatsApp Embedded Signup (see
+// tenants.Service.CompleteSignup).
+func (s *Server) signup(c *gin.Context) {
+	var req signupRequest
+	if _, ok := s.readJSON(c, &req); !ok {
 		return
 	}
-	ctx := c.Request.Context()
-	st, err := s.deps.WhatsAppTokens.WhatsAppToken(ctx, id, min)
-	switch {
-	case err != nil:
-		s.fail(c, err)
-		return
-	case st.Status == domain.StatusDeleted:
-		s.fail(c, errSecretsShredded)
-		return
-	case st.WhatsApp == nil || st.WhatsApp.Token == nil:
-		s.fail(c, &domain.Error{Kind: domain.KindNotFound, Code: "whatsapp-token-not-set", Detail: "the tenant has no WhatsApp access token"})
-		return
-	}
-	if !s.allowTenant(c, st) || !s.liveKey(c, id) {
-		return
-	}
-	tok := st.WhatsApp.Token
-	plain, err := s.deps.Vault.OpenRef(ctx, id, domain.FieldWhatsAppAccessToken, tok.Token)
-	if err != nil {
-		s.fail(c, err)
-		return
-	}
-	noStore(c)
-	c.JSON(http.StatusOK, WhatsAppTokenResponse{TenantID: id, AccessToken: plain, WABAID: st.WhatsApp.WABAID,
-		ExpiresAt: tok.ExpiresAt, StoredAt: tok.StoredAt, Status: st.Status})
+	out, err := s.app.CompleteSignup(c.Request.Context(), tenants.Signup{TenantID: req.TenantID, Code: req.Code,
+		WABAID: req.WABAID, PhoneNumberID: req.PhoneNumberID, BusinessID: req.BusinessID}, domain.Write{Metadata: s.metadata(c)})
+	s.answer(c, http.StatusOK, out, err)
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // RelayName is the relay's projector name, the key of its checkpoint in
-// es_checkpoints. Persisted: renaming it makes the relay start over from
+// projector_checkpoints. Persisted: renaming it makes the relay start over from
 // position 0 and republish every event ever stored.
 const RelayName = "relay.rabbitmq"
 

@@ -60,7 +60,7 @@ func TestRebuildMatchesIncrementalProjection(t *testing.T) {
 	}
 
 	var pgProgress progressLog
-	if err := projections.RebuildTenants(ctx, f.pool, pgProgress.report); err != nil {
+	if err := f.tenants.RebuildTenants(ctx, f.store, pgProgress.report); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := pgProgress.last(), int64(len(w.all)); got != [2]int64{want, want} {
@@ -99,7 +99,7 @@ func TestRebuildTenantsWhileServing(t *testing.T) {
 			}
 			id := w.live[i%len(w.live)]
 			name := fmt.Sprintf("concurrent %d", i)
-			if _, err := f.repo.Execute(context.Background(), eventstoreCommand(id), func(t *domain.Tenant) error {
+			if _, err := f.repo.Execute(context.Background(), id, testWrite, func(t *domain.Tenant) error {
 				return t.Update(domain.UpdateTenant{Name: &name})
 			}); err != nil && !errors.Is(err, domain.ErrTenantDeleted) {
 				writeErr <- err
@@ -108,7 +108,7 @@ func TestRebuildTenantsWhileServing(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		if err := projections.RebuildTenants(context.Background(), f.pool, nil); err != nil {
+		if err := f.tenants.RebuildTenants(context.Background(), f.store, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

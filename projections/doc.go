@@ -7,7 +7,7 @@
 //     never behind; RebuildTenants recomputes it from the streams while the
 //     service serves.
 //   - Runner runs asynchronous projectors (Projector: a name and Handle) with
-//     a checkpoint each in es_checkpoints: one replica at a time under a
+//     a checkpoint each in projector_checkpoints: one replica at a time under a
 //     PostgreSQL advisory lock, catching up from the checkpoint, then following
 //     NOTIFY wake-ups with a slow poll; the checkpoint moves only after Handle
 //     succeeded. Status and Rebuild serve the operator commands.

@@ -47,7 +47,10 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	pool := testenv.NewPool(t)
 	tenants := projections.NewTenants(pool)
-	store := eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{tenants}})
+	store, err := eventstore.New(pool, tenants, eventstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := &fixture{t: t, pool: pool, store: store, repo: eventstore.NewRepository(store), tenants: tenants,
 		notifier: eventstore.NewNotifier(pool, testLog())}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,8 +72,7 @@ func (f *fixture) runner(cfg projections.RunnerConfig) *projections.Runner {
 // exec runs one command and fails the test on error.
 func (f *fixture) exec(id domain.TenantID, decide func(*domain.Tenant) error) domain.State {
 	f.t.Helper()
-	out, err := f.repo.Execute(context.Background(), eventstore.Command{TenantID: id,
-		Metadata: domain.Metadata{Actor: "admin:test"}}, decide)
+	out, err := f.repo.Execute(context.Background(), id, testWrite, decide)
 	if err != nil {
 		f.t.Fatalf("command on %s: %v", id, err)
 	}
@@ -218,6 +220,5 @@ func contiguous(ps []domain.Position, from, to domain.Position) error {
 
 var errInjected = errors.New("injected failure")
 
-func eventstoreCommand(id domain.TenantID) eventstore.Command {
-	return eventstore.Command{TenantID: id, Metadata: domain.Metadata{Actor: "admin:test"}}
-}
+// testWrite is the command qualifiers of the tests: an admin acting.
+var testWrite = domain.Write{Metadata: domain.Metadata{Actor: "admin:test"}}

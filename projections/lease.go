@@ -44,7 +44,7 @@ type lease struct {
 
 	mu     sync.Mutex
 	conn   *pgx.Conn
-	hasRow bool // the es_checkpoints row is known to exist
+	hasRow bool // the projector_checkpoints row is known to exist
 }
 
 // contend takes the projector's lock. With wait it retries until it holds the
@@ -186,7 +186,7 @@ func (l *lease) release() {
 	l.conn = nil
 }
 
-// checkpoint is a projector's row in es_checkpoints.
+// checkpoint is a projector's row in projector_checkpoints.
 type checkpoint struct {
 	position   domain.Position
 	generation int64
@@ -197,20 +197,20 @@ func (l *lease) read() (checkpoint, error) {
 	var cp checkpoint
 	err := l.do(func(conn *pgx.Conn) error {
 		if !l.hasRow {
-			if _, err := conn.Exec(l.ctx, `INSERT INTO es_checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING`, l.name); err != nil {
+			if _, err := conn.Exec(l.ctx, `INSERT INTO projector_checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING`, l.name); err != nil {
 				return err
 			}
 			l.hasRow = true
 		}
 		return conn.QueryRow(l.ctx, `SELECT position, generation, rebuild_requested_at IS NOT NULL
-			FROM es_checkpoints WHERE subscriber = $1`, l.name).Scan(&cp.position, &cp.generation, &cp.rebuild)
+			FROM projector_checkpoints WHERE subscriber = $1`, l.name).Scan(&cp.position, &cp.generation, &cp.rebuild)
 	})
 	return cp, err
 }
 
 func (l *lease) advance(to domain.Position) error {
 	return l.do(func(conn *pgx.Conn) error {
-		_, err := conn.Exec(l.ctx, `UPDATE es_checkpoints SET position = $2, updated_at = now(), last_error = NULL
+		_, err := conn.Exec(l.ctx, `UPDATE projector_checkpoints SET position = $2, updated_at = now(), last_error = NULL
 			WHERE subscriber = $1`, l.name, int64(to))
 		return err
 	})
@@ -222,7 +222,7 @@ func (l *lease) recordError(cause error) error {
 		msg = msg[:2000] + "…"
 	}
 	return l.do(func(conn *pgx.Conn) error {
-		_, err := conn.Exec(l.ctx, `UPDATE es_checkpoints SET last_error = $2 WHERE subscriber = $1`, l.name, msg)
+		_, err := conn.Exec(l.ctx, `UPDATE projector_checkpoints SET last_error = $2 WHERE subscriber = $1`, l.name, msg)
 		return err
 	})
 }
@@ -231,7 +231,7 @@ func (l *lease) recordError(cause error) error {
 // new generation and clears a pending rebuild request.
 func (l *lease) restart() error {
 	return l.do(func(conn *pgx.Conn) error {
-		_, err := conn.Exec(l.ctx, `UPDATE es_checkpoints SET position = 0, generation = generation + 1,
+		_, err := conn.Exec(l.ctx, `UPDATE projector_checkpoints SET position = 0, generation = generation + 1,
 			rebuild_requested_at = NULL, last_error = NULL, updated_at = now() WHERE subscriber = $1`, l.name)
 		return err
 	})

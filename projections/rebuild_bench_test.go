@@ -35,7 +35,7 @@ func BenchmarkRebuild100k(b *testing.B) {
 		}
 		redisTook := b.Elapsed() - start
 		start = b.Elapsed()
-		if err := projections.RebuildTenants(ctx, f.pool, nil); err != nil {
+		if err := f.tenants.RebuildTenants(ctx, f.store, nil); err != nil {
 			b.Fatal(err)
 		}
 		pgTook := b.Elapsed() - start

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/genesys"
 )
 
 // RedisTenantsName names the Redis read-model projector. Persisted as its
@@ -202,9 +203,10 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 	pipe.HSet(ctx, p.keys.versions(RedisTenantsName), string(id), int64(st.Version))
 	held := map[string]bool{}
 	if st.Status == domain.StatusDeleted {
-		for _, k := range []string{p.keys.Tenant(id), p.keys.GenesysToken(id), p.keys.WhatsAppToken(id)} {
+		for _, k := range []string{p.keys.Tenant(id), p.keys.WhatsAppToken(id)} {
 			pipe.Del(ctx, k) // one key per command: in a cluster the slots differ
 		}
+		genesys.QueueDrop(ctx, pipe, p.keys.Prefix, string(id))
 	} else {
 		if err := p.queueSet(ctx, pipe, p.keys.Tenant(id), ContextFromState(st, "")); err != nil {
 			return err
@@ -233,9 +235,9 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 		}
 	}
 	if at, ok := b.genesysRotatedAt[id]; ok {
-		// Only a token fetched before the rotation is stale; one fetched
-		// with the new credentials since then stays.
-		deleteTokenFetchedBeforeScript.Eval(ctx, pipe, []string{p.keys.GenesysToken(id)}, at.UnixMilli())
+		// The Genesys token cache is the genesys package's: it drops the
+		// token fetched with the old credentials only.
+		genesys.QueueDropFetchedBefore(ctx, pipe, p.keys.Prefix, string(id), at)
 	}
 	if b.whatsAppTokenStale[id] {
 		// Written, not deleted, so a reader's refill from an older read

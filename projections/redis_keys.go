@@ -15,7 +15,6 @@ const (
 	KeyTenant            = "tenant:"             // tenant:{tenantId} → Context JSON
 	KeyTenantPhone       = "tenant:phone:"       // tenant:phone:{phoneNumberId} → Context JSON
 	KeyTenantIntegration = "tenant:integration:" // tenant:integration:{integrationId} → Context JSON
-	KeyGenesysToken      = "token:genesys:"      // token:genesys:{tenantId}
 	KeyWhatsAppToken     = "token:whatsapp:"     // token:whatsapp:{tenantId}
 	keyProjection        = "projection:"         // projection:{name}:position and projection:{name}:versions
 )
@@ -35,9 +34,6 @@ func (k Keys) Phone(phoneNumberID string) string { return k.Prefix + KeyTenantPh
 func (k Keys) Integration(integrationID string) string {
 	return k.Prefix + KeyTenantIntegration + integrationID
 }
-
-// GenesysToken returns token:genesys:{tenantId}.
-func (k Keys) GenesysToken(id domain.TenantID) string { return k.Prefix + KeyGenesysToken + string(id) }
 
 // WhatsAppToken returns token:whatsapp:{tenantId}.
 func (k Keys) WhatsAppToken(id domain.TenantID) string {
@@ -123,15 +119,3 @@ if ok and type(obj) == 'table' and obj.tenantId == ARGV[1] then
   return 1
 end
 return 0`)
-
-// deleteTokenFetchedBeforeScript deletes a cached Genesys token unless it
-// says it was fetched at or after ARGV[1] (Unix ms). KEYS[1] key.
-var deleteTokenFetchedBeforeScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local ok, obj = pcall(cjson.decode, cur)
-if ok and type(obj) == 'table' and tonumber(obj.fetchedAt) and tonumber(obj.fetchedAt) >= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('DEL', KEYS[1])
-return 1`)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // maxLookupLen bounds a phone-number or integration id worth looking up.
@@ -106,9 +108,9 @@ func positive[T int | time.Duration](v, def T) T {
 // phone number id, reflecting at least the events up to position min, or
 // domain.ErrTenantNotFound. A suspended tenant resolves, with its status; a
 // deleted one does not.
-func (r *Resolver) ByPhoneNumber(ctx context.Context, phoneNumberID string, min domain.Position) (Context, error) {
+func (r *Resolver) ByPhoneNumber(ctx context.Context, phoneNumberID string, min domain.Position) (json.RawMessage, error) {
 	if phoneNumberID == "" || len(phoneNumberID) > maxLookupLen {
-		return Context{}, domain.ErrTenantNotFound
+		return nil, domain.ErrTenantNotFound
 	}
 	return r.resolve(ctx, r.keys.Phone(phoneNumberID), phoneNumberID, min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.ByPhoneNumber(ctx, phoneNumberID)
@@ -117,9 +119,9 @@ func (r *Resolver) ByPhoneNumber(ctx context.Context, phoneNumberID string, min 
 
 // ByIntegration returns the context of the live tenant holding the Genesys
 // Open Messaging integration id, or domain.ErrTenantNotFound.
-func (r *Resolver) ByIntegration(ctx context.Context, integrationID string, min domain.Position) (Context, error) {
+func (r *Resolver) ByIntegration(ctx context.Context, integrationID string, min domain.Position) (json.RawMessage, error) {
 	if integrationID == "" || len(integrationID) > maxLookupLen {
-		return Context{}, domain.ErrTenantNotFound
+		return nil, domain.ErrTenantNotFound
 	}
 	return r.resolve(ctx, r.keys.Integration(integrationID), "", min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.ByIntegration(ctx, integrationID)
@@ -128,9 +130,9 @@ func (r *Resolver) ByIntegration(ctx context.Context, integrationID string, min 
 
 // ByTenant returns the context of the live (active or suspended) tenant, or
 // domain.ErrTenantNotFound for an unknown or deleted one.
-func (r *Resolver) ByTenant(ctx context.Context, id domain.TenantID, min domain.Position) (Context, error) {
+func (r *Resolver) ByTenant(ctx context.Context, id domain.TenantID, min domain.Position) (json.RawMessage, error) {
 	if _, err := domain.ParseTenantID(string(id)); err != nil {
-		return Context{}, domain.ErrTenantNotFound
+		return nil, domain.ErrTenantNotFound
 	}
 	return r.resolve(ctx, r.keys.Tenant(id), "", min, func(ctx context.Context) (domain.State, error) {
 		return r.pg.Get(ctx, id)
@@ -138,14 +140,16 @@ func (r *Resolver) ByTenant(ctx context.Context, id domain.TenantID, min domain.
 }
 
 // resolve reads key from Redis, else loads the state from PostgreSQL and
-// refills the key. A deleted tenant is never answered (Redis does not hold
-// one; a stale value saying deleted is ignored).
-func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Position, load func(context.Context) (domain.State, error)) (Context, error) {
+// refills the key, and returns the context JSON. A deleted tenant is never
+// answered (Redis does not hold one; a stale value saying deleted is
+// ignored).
+func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Position, load func(context.Context) (domain.State, error)) (_ json.RawMessage, err error) {
+	defer postgres.ClassifyOn(&err)
 	if raw, ok := r.cached(ctx, key, min); ok {
-		var c Context
-		if err := json.Unmarshal(raw, &c); err == nil && c.TenantID != "" {
-			if c.Status != domain.StatusDeleted {
-				return c, nil
+		var head contextHead
+		if err := json.Unmarshal(raw, &head); err == nil && head.TenantID != "" {
+			if head.Status != domain.StatusDeleted {
+				return raw, nil
 			}
 		} else {
 			r.log.Warn("unreadable tenant context in redis; using PostgreSQL", "key", key)
@@ -153,16 +157,23 @@ func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Po
 	}
 	st, err := load(ctx)
 	if err != nil {
-		return Context{}, err
+		return nil, err
 	}
 	if st.Status == domain.StatusDeleted {
-		return Context{}, domain.ErrTenantNotFound
+		return nil, domain.ErrTenantNotFound
 	}
-	c := ContextFromState(st, phone)
-	if raw, err := json.Marshal(c); err == nil {
-		r.fill(ctx, key, st.TenantID, st.Version, raw, r.cfg.RefillTTL)
+	raw, err := json.Marshal(ContextFromState(st, phone))
+	if err != nil {
+		return nil, fmt.Errorf("encode context of %s: %w", st.TenantID, err)
 	}
-	return c, nil
+	r.fill(ctx, key, st.TenantID, st.Version, raw, r.cfg.RefillTTL)
+	return raw, nil
+}
+
+// contextHead is what the resolver reads of a cached context to trust it.
+type contextHead struct {
+	TenantID domain.TenantID `json:"tenantId"`
+	Status   domain.Status   `json:"status"`
 }
 
 // cached returns the value of key when Redis holds it and the model has

@@ -34,7 +34,7 @@ func BenchmarkResolveByPhone(b *testing.B) {
 		rdb  redis.UniversalClient
 	}{{"ContextTimeoutEnabled", timed}, {"DefaultClient", f.rdb}} {
 		res := projections.NewResolver(c.rdb, f.prefix, f.tenants, nil)
-		if _, err := res.ByPhoneNumber(ctx, "bench-p1", 0); err != nil { // warms the key
+		if _, err := decoded(res.ByPhoneNumber(ctx, "bench-p1", 0)); err != nil { // warms the key
 			b.Fatal(err)
 		}
 		if !f.exists(f.keys.Phone("bench-p1")) {
@@ -42,7 +42,7 @@ func BenchmarkResolveByPhone(b *testing.B) {
 		}
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := res.ByPhoneNumber(ctx, "bench-p1", 0); err != nil {
+				if _, err := decoded(res.ByPhoneNumber(ctx, "bench-p1", 0)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -73,7 +73,7 @@ func BenchmarkResolveByPhoneRedisDown(b *testing.B) {
 	res := projections.NewResolver(dead, f.prefix, f.tenants, nil)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := res.ByPhoneNumber(ctx, "bench-p2", 0); err != nil {
+		if _, err := decoded(res.ByPhoneNumber(ctx, "bench-p2", 0)); err != nil {
 			b.Fatal(err)
 		}
 	}

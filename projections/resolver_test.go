@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"testing"
@@ -35,7 +36,7 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 	id, st := f.linkedTenant("Acme", "res-p1", "res-i1")
 
 	// No projector runs: Redis misses, PostgreSQL answers and the key is refilled.
-	c, err := res.ByPhoneNumber(ctx, "res-p1", 0)
+	c, err := decoded(res.ByPhoneNumber(ctx, "res-p1", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,9 +58,9 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 		f.rdb.Set(ctx, key, raw, 0)
 	}
 	for what, get := range map[string]func() (projections.Context, error){
-		"phone":       func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "res-p1", 0) },
-		"integration": func() (projections.Context, error) { return res.ByIntegration(ctx, "res-i1", 0) },
-		"tenant":      func() (projections.Context, error) { return res.ByTenant(ctx, id, 0) },
+		"phone":       func() (projections.Context, error) { return decoded(res.ByPhoneNumber(ctx, "res-p1", 0)) },
+		"integration": func() (projections.Context, error) { return decoded(res.ByIntegration(ctx, "res-i1", 0)) },
+		"tenant":      func() (projections.Context, error) { return decoded(res.ByTenant(ctx, id, 0)) },
 	} {
 		if c, err := get(); err != nil || c.Name != "from redis" {
 			t.Fatalf("by %s: %+v, %v; want the Redis value", what, c, err)
@@ -68,11 +69,11 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 
 	// Unknown ids are not found, in Redis or PostgreSQL.
 	for _, get := range []func() (projections.Context, error){
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "nobody", 0) },
-		func() (projections.Context, error) { return res.ByIntegration(ctx, "nobody", 0) },
-		func() (projections.Context, error) { return res.ByTenant(ctx, domain.NewTenantID(), 0) },
-		func() (projections.Context, error) { return res.ByTenant(ctx, "not-a-uuid", 0) },
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "", 0) },
+		func() (projections.Context, error) { return decoded(res.ByPhoneNumber(ctx, "nobody", 0)) },
+		func() (projections.Context, error) { return decoded(res.ByIntegration(ctx, "nobody", 0)) },
+		func() (projections.Context, error) { return decoded(res.ByTenant(ctx, domain.NewTenantID(), 0)) },
+		func() (projections.Context, error) { return decoded(res.ByTenant(ctx, "not-a-uuid", 0)) },
+		func() (projections.Context, error) { return decoded(res.ByPhoneNumber(ctx, "", 0)) },
 	} {
 		if _, err := get(); !errors.Is(err, domain.ErrTenantNotFound) {
 			t.Fatalf("unknown id: err = %v, want ErrTenantNotFound", err)
@@ -89,16 +90,16 @@ func TestResolverStatusesAndDeletion(t *testing.T) {
 	id, _ := f.linkedTenant("Acme", "st-p1", "st-i1")
 	st := f.exec(id, func(t *domain.Tenant) error { return t.Suspend("unpaid") })
 	eventually(t, 20*time.Second, "projected", func() bool { return f.pointsAt(f.keys.Phone("st-p1"), id, st.Version) })
-	if c, err := res.ByPhoneNumber(ctx, "st-p1", 0); err != nil || c.Status != domain.StatusSuspended {
+	if c, err := decoded(res.ByPhoneNumber(ctx, "st-p1", 0)); err != nil || c.Status != domain.StatusSuspended {
 		t.Fatalf("suspended tenant: %+v, %v; want it resolved with its status", c, err)
 	}
 
 	f.exec(id, func(t *domain.Tenant) error { return t.Delete("closed") })
 	// Right after the delete, whether or not the projector has caught up:
 	for _, get := range []func() (projections.Context, error){
-		func() (projections.Context, error) { return res.ByPhoneNumber(ctx, "st-p1", 0) },
-		func() (projections.Context, error) { return res.ByIntegration(ctx, "st-i1", 0) },
-		func() (projections.Context, error) { return res.ByTenant(ctx, id, 0) },
+		func() (projections.Context, error) { return decoded(res.ByPhoneNumber(ctx, "st-p1", 0)) },
+		func() (projections.Context, error) { return decoded(res.ByIntegration(ctx, "st-i1", 0)) },
+		func() (projections.Context, error) { return decoded(res.ByTenant(ctx, id, 0)) },
 	} {
 		eventually(t, 20*time.Second, "deleted tenant no longer resolving", func() bool {
 			_, err := get()
@@ -127,15 +128,15 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	defer dead.Close()
 	res := projections.NewResolver(dead, f.prefix, f.tenants, testLog())
 	for range 10 { // past the breaker threshold
-		c, err := res.ByPhoneNumber(ctx, "down-p1", 0)
+		c, err := decoded(res.ByPhoneNumber(ctx, "down-p1", 0))
 		if err != nil || c.TenantID != id || c.Version != st.Version {
 			t.Fatalf("with Redis down: %+v, %v", c, err)
 		}
 	}
-	if _, err := res.ByIntegration(ctx, "down-i1", 0); err != nil {
+	if _, err := decoded(res.ByIntegration(ctx, "down-i1", 0)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.ByPhoneNumber(ctx, "unknown", 0); !errors.Is(err, domain.ErrTenantNotFound) {
+	if _, err := decoded(res.ByPhoneNumber(ctx, "unknown", 0)); !errors.Is(err, domain.ErrTenantNotFound) {
 		t.Fatalf("unknown with Redis down: %v", err)
 	}
 
@@ -147,7 +148,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	proxy.Pause() // new connections are accepted but never answered
 	tcpproxy.MustRestore(t, proxy)
 	for range 5 {
-		if c, err := res.ByTenant(ctx, id, 0); err != nil || c.TenantID != id {
+		if c, err := decoded(res.ByTenant(ctx, id, 0)); err != nil || c.TenantID != id {
 			t.Fatalf("with Redis hanging: %+v, %v", c, err)
 		}
 	}
@@ -159,7 +160,16 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	raw, _ := jsonMarshal(cached)
 	f.rdb.Set(ctx, f.keys.Tenant(id), raw, 0)
 	eventually(t, 20*time.Second, "Redis used again after it recovered", func() bool {
-		c, err := res.ByTenant(ctx, id, 0)
+		c, err := decoded(res.ByTenant(ctx, id, 0))
 		return err == nil && c.Name == "from redis"
 	})
+}
+
+// decoded reads the context JSON a lookup answered.
+func decoded(raw json.RawMessage, err error) (projections.Context, error) {
+	if err != nil {
+		return projections.Context{}, err
+	}
+	var c projections.Context
+	return c, json.Unmarshal(raw, &c)
 }

@@ -20,6 +20,9 @@ type Source interface {
 	ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error)
 	// HeadPosition returns the position of the last committed event.
 	HeadPosition(ctx context.Context) (domain.Position, error)
+	// Signal wakes every process following the source (as a commit does),
+	// so that a leader notices a rebuild request at once.
+	Signal(ctx context.Context) error
 }
 
 // Waker signals that new events may have committed. The event store's
@@ -133,7 +136,7 @@ func (c RunnerConfig) Validate() error {
 
 // Runner runs asynchronous projectors: one leader per projector across every
 // replica on the database (a PostgreSQL session advisory lock), catch-up from
-// the checkpoint in es_checkpoints, then following new events. It is safe for
+// the checkpoint in projector_checkpoints, then following new events. It is safe for
 // concurrent use; run each projector in its own goroutine.
 type Runner struct {
 	pool *pgxpool.Pool

@@ -4,18 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
 )
-
-// notifyChannel is the event store's LISTEN/NOTIFY channel (eventstore.NotifyChannel).
-// A rebuild request signals on it, so the leading runner wakes at once.
-// Persisted in running replicas: it must match the event store's name.
-const notifyChannel = "es_events"
 
 // ProjectorStatus is one asynchronous projector's progress, for metrics and
 // the `projections status` command.
@@ -46,7 +40,7 @@ func (r *Runner) Status(ctx context.Context) ([]ProjectorStatus, error) {
 		return nil, err
 	}
 	rows, err := r.pool.Query(ctx, `SELECT subscriber, position, updated_at, COALESCE(last_error, ''),
-		generation, rebuild_requested_at IS NOT NULL FROM es_checkpoints ORDER BY subscriber`)
+		generation, rebuild_requested_at IS NOT NULL FROM projector_checkpoints ORDER BY subscriber`)
 	if err != nil {
 		return nil, fmt.Errorf("projector status: %w", err)
 	}
@@ -103,22 +97,19 @@ func (r *Runner) RequestRebuild(ctx context.Context, name string) (RebuildReques
 		return RebuildRequest{}, fmt.Errorf("request rebuild: %q is not an asynchronous projector", name)
 	}
 	req := RebuildRequest{Name: name}
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO es_checkpoints (subscriber, rebuild_requested_at) VALUES ($1, now())
-			ON CONFLICT (subscriber) DO UPDATE SET rebuild_requested_at = now() RETURNING generation`, name).
-			Scan(&req.Generation); err != nil {
-			return err
-		}
-		var head int64
-		if err := tx.QueryRow(ctx, `SELECT position FROM es_head WHERE id = 1`).Scan(&head); err != nil {
-			return err
-		}
-		req.Target = domain.Position(head)
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(head, 10))
-		return err
-	})
+	head, err := r.src.HeadPosition(ctx)
 	if err != nil {
 		return RebuildRequest{}, fmt.Errorf("request rebuild of %s: %w", name, err)
+	}
+	req.Target = head
+	if err := r.pool.QueryRow(ctx, `INSERT INTO projector_checkpoints (subscriber, rebuild_requested_at) VALUES ($1, now())
+		ON CONFLICT (subscriber) DO UPDATE SET rebuild_requested_at = now() RETURNING generation`, name).
+		Scan(&req.Generation); err != nil {
+		return RebuildRequest{}, fmt.Errorf("request rebuild of %s: %w", name, err)
+	}
+	// Wake the leading replica at once instead of at its next poll.
+	if err := r.src.Signal(ctx); err != nil {
+		r.log.Warn("could not wake the projectors; the leader starts the rebuild at its next poll", "error", err)
 	}
 	r.log.Info("projector rebuild requested", "projector", name, "target", int64(req.Target))
 	return req, nil
@@ -128,7 +119,7 @@ func (r *Runner) RequestRebuild(ctx context.Context, name string) (RebuildReques
 // has replayed to (0 until it started).
 func (r *Runner) RebuildDone(ctx context.Context, req RebuildRequest) (bool, domain.Position, error) {
 	var pos, gen int64
-	err := r.pool.QueryRow(ctx, `SELECT position, generation FROM es_checkpoints WHERE subscriber = $1`, req.Name).
+	err := r.pool.QueryRow(ctx, `SELECT position, generation FROM projector_checkpoints WHERE subscriber = $1`, req.Name).
 		Scan(&pos, &gen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, 0, nil

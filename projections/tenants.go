@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // Tenants is the PostgreSQL read model: the tenants table and the
@@ -22,14 +22,10 @@ import (
 // integration id belong to at most one live tenant.
 type Tenants struct {
 	pool *pgxpool.Pool
-	// SnapshotEvery writes a snapshot of the state each time a stream passes a
-	// multiple of this many versions, so replays for time travel stay short.
-	// Default 500; 0 after construction disables snapshots.
-	SnapshotEvery domain.Version
 }
 
 // NewTenants returns the read model over a migrated database.
-func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool, SnapshotEvery: 500} }
+func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool} }
 
 // ApplyInline folds the events of one stream into the tenant's row and claims
 // inside the caller's transaction.
@@ -60,28 +56,7 @@ func (m *Tenants) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.St
 	if after.Version == before.Version {
 		return nil
 	}
-	if err := saveState(ctx, tx, before, after); err != nil {
-		return err
-	}
-	return m.snapshot(ctx, tx, events[0].StreamID, before, after)
-}
-
-// snapshot keeps the state when the append crossed a multiple of SnapshotEvery.
-func (m *Tenants) snapshot(ctx context.Context, tx pgx.Tx, stream string, before, after domain.State) error {
-	n := m.SnapshotEvery
-	if n <= 0 || before.Version/n == after.Version/n {
-		return nil
-	}
-	raw, err := json.Marshal(after)
-	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", stream, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO es_snapshots (stream_id, version, occurred_at, format, state)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream_id, version) DO UPDATE SET occurred_at = $3, format = $4, state = $5`,
-		stream, int64(after.Version), after.UpdatedAt, domain.SnapshotFormat, raw); err != nil {
-		return fmt.Errorf("snapshot %s: %w", stream, err)
-	}
-	return nil
+	return saveState(ctx, tx, before, after)
 }
 
 func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State, error) {
@@ -213,16 +188,11 @@ func without(a, b []string) []string {
 	return out
 }
 
-// IsUniqueViolation reports whether err is a PostgreSQL unique violation.
-func IsUniqueViolation(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "23505"
-}
-
 // Get returns the tenant's current state, or domain.ErrTenantNotFound.
-func (m *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.State, error) {
+func (m *Tenants) Get(ctx context.Context, id domain.TenantID) (_ domain.State, err error) {
+	defer postgres.ClassifyOn(&err)
 	var raw []byte
-	err := m.pool.QueryRow(ctx, `SELECT state FROM tenants WHERE tenant_id = $1`, string(id)).Scan(&raw)
+	err = m.pool.QueryRow(ctx, `SELECT state FROM tenants WHERE tenant_id = $1`, string(id)).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return domain.State{}, domain.ErrTenantNotFound
 	}
@@ -237,12 +207,14 @@ func (m *Tenants) Get(ctx context.Context, id domain.TenantID) (domain.State, er
 }
 
 // ByPhoneNumber returns the live tenant that holds the phone number.
-func (m *Tenants) ByPhoneNumber(ctx context.Context, phoneNumberID string) (domain.State, error) {
+func (m *Tenants) ByPhoneNumber(ctx context.Context, phoneNumberID string) (_ domain.State, err error) {
+	defer postgres.ClassifyOn(&err)
 	return m.byClaim(ctx, `SELECT t.state FROM phone_number_claims c JOIN tenants t USING (tenant_id) WHERE c.phone_number_id = $1`, phoneNumberID)
 }
 
 // ByIntegration returns the live tenant that holds the Genesys integration id.
-func (m *Tenants) ByIntegration(ctx context.Context, integrationID string) (domain.State, error) {
+func (m *Tenants) ByIntegration(ctx context.Context, integrationID string) (_ domain.State, err error) {
+	defer postgres.ClassifyOn(&err)
 	return m.byClaim(ctx, `SELECT t.state FROM integration_claims c JOIN tenants t USING (tenant_id) WHERE c.integration_id = $1`, integrationID)
 }
 
@@ -268,7 +240,8 @@ var ErrBadCursor = domain.Invalid(domain.FieldError{Field: "cursor", Message: "i
 // List returns up to limit tenants with the given statuses (default: all but
 // deleted) in creation order, after the opaque cursor of a previous page, and
 // the cursor of the next page ("" on the last).
-func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error) {
+func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor string, limit int) (_ []domain.State, _ string, err error) {
+	defer postgres.ClassifyOn(&err)
 	if len(statuses) == 0 {
 		statuses = []domain.Status{domain.StatusActive, domain.StatusSuspended}
 	}
@@ -338,13 +311,15 @@ func decodeCursor(c string) (time.Time, string, error) {
 }
 
 // OwnerOfPhone returns the live tenant that holds the phone number.
-func (m *Tenants) OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error) {
+func (m *Tenants) OwnerOfPhone(ctx context.Context, phoneNumberID string) (_ domain.TenantID, err error) {
+	defer postgres.ClassifyOn(&err)
 	return m.owner(ctx, `SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`, phoneNumberID)
 }
 
 // HoldersOfWABA returns every live tenant holding a linked number of the
 // WABA (several tenants may hold numbers of one WABA), in id order.
-func (m *Tenants) HoldersOfWABA(ctx context.Context, wabaID string) ([]domain.TenantID, error) {
+func (m *Tenants) HoldersOfWABA(ctx context.Context, wabaID string) (_ []domain.TenantID, err error) {
+	defer postgres.ClassifyOn(&err)
 	rows, err := m.pool.Query(ctx, `SELECT DISTINCT tenant_id::text FROM phone_number_claims WHERE waba_id = $1 ORDER BY 1`, wabaID)
 	if err != nil {
 		return nil, fmt.Errorf("holders of WABA %s: %w", wabaID, err)

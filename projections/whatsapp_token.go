@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // whatsAppTokenTTL is how long token:whatsapp:{id} lives (PRODUCT.md: 24 h).
@@ -64,7 +65,8 @@ func (p *RedisTenants) queueWhatsAppToken(ctx context.Context, pipe redis.Pipeli
 // deleted tenant with status deleted. Callers that hand the token out must
 // still check in PostgreSQL that the tenant's data key is live: Redis may
 // hold an entry that outlived a delete.
-func (r *Resolver) WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (domain.State, error) {
+func (r *Resolver) WhatsAppToken(ctx context.Context, id domain.TenantID, min domain.Position) (_ domain.State, err error) {
+	defer postgres.ClassifyOn(&err)
 	if _, err := domain.ParseTenantID(string(id)); err != nil {
 		return domain.State{}, domain.ErrTenantNotFound
 	}

@@ -72,12 +72,13 @@ func (d Decision) RetryAfterSeconds() int {
 }
 
 // Err returns nil when the request is allowed, else a domain error of kind
-// KindRateLimited (429) with code "rate-limited". The caller still sets
-// Retry-After from RetryAfterSeconds.
+// KindRateLimited (429) with code "rate-limited" whose RetryAfter is
+// RetryAfterSeconds (the Retry-After header).
 func (d Decision) Err() error {
 	if d.Allowed {
 		return nil
 	}
 	return &domain.Error{Kind: domain.KindRateLimited, Code: "rate-limited",
-		Detail: "too many requests; retry after " + strconv.Itoa(d.RetryAfterSeconds()) + " s"}
+		Detail:     "too many requests; retry after " + strconv.Itoa(d.RetryAfterSeconds()) + " s",
+		RetryAfter: time.Duration(d.RetryAfterSeconds()) * time.Second}
 }

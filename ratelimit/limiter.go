@@ -161,6 +161,26 @@ func (l *Limiter) AllowTenant(ctx context.Context, id domain.TenantID, own *doma
 	return l.Allow(ctx, Tenant(id), lim)
 }
 
+// CheckKey is AllowKey as an error: nil when the request may proceed, else
+// a domain error of kind KindRateLimited with RetryAfter (or the limiter's
+// own failure when it fails closed).
+func (l *Limiter) CheckKey(ctx context.Context, identity, role string) error {
+	d, err := l.AllowKey(ctx, identity, role)
+	if err != nil {
+		return err
+	}
+	return d.Err()
+}
+
+// CheckTenant is AllowTenant as an error, like CheckKey.
+func (l *Limiter) CheckTenant(ctx context.Context, id domain.TenantID, own *domain.RateLimit) error {
+	d, err := l.AllowTenant(ctx, id, own)
+	if err != nil {
+		return err
+	}
+	return d.Err()
+}
+
 // RoleLimit returns the per-key limit of a role: its RoleLimits entry or
 // KeyLimit.
 func (l *Limiter) RoleLimit(role string) Limit {

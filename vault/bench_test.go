@@ -15,7 +15,7 @@ func BenchmarkSeal(b *testing.B) {
 	mustSeal(b, v, tenant, FieldGenesysClientSecret, "warm-up")
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := v.Seal(ctx, nil, tenant, FieldGenesysClientSecret, "a-typical-oauth-client-secret-0123456789"); err != nil {
+		if _, err := v.Seal(ctx, tenant, FieldGenesysClientSecret, "a-typical-oauth-client-secret-0123456789"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -52,7 +52,7 @@ func TestDestroyShredsTheTenant(t *testing.T) {
 		if de, ok := domain.AsError(err); !ok || de.Kind != domain.KindRefused || de.Code != "secrets-shredded" {
 			t.Errorf("%s: Open error %v is not the secrets-shredded domain error", name, err)
 		}
-		if _, err := vv.Seal(ctx, nil, tenant, FieldGenesysClientSecret, "new"); !errors.Is(err, ErrShredded) {
+		if _, err := vv.Seal(ctx, tenant, FieldGenesysClientSecret, "new"); !errors.Is(err, ErrShredded) {
 			t.Errorf("%s: Seal after Destroy = %v; want ErrShredded", name, err)
 		}
 	}
@@ -81,7 +81,7 @@ func TestDestroyWithoutAKeyStopsOneBeingCreated(t *testing.T) {
 	if err := v.Destroy(ctx, nil, tenant); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Seal(ctx, nil, tenant, FieldWhatsAppToken, "late"); !errors.Is(err, ErrShredded) {
+	if _, err := v.Seal(ctx, tenant, FieldWhatsAppToken, "late"); !errors.Is(err, ErrShredded) {
 		t.Errorf("Seal for a destroyed keyless tenant = %v; want ErrShredded", err)
 	}
 }
@@ -159,7 +159,7 @@ func TestConcurrentFirstSealCreatesOneKey(t *testing.T) {
 			<-start
 			var err error
 			if i%2 == 0 {
-				cts[i], err = v.Seal(ctx, nil, tenant, FieldWhatsAppToken, "concurrent")
+				cts[i], err = v.Seal(ctx, tenant, FieldWhatsAppToken, "concurrent")
 				if err != nil {
 					t.Errorf("writer %d: %v", i, err)
 				}
@@ -171,7 +171,7 @@ func TestConcurrentFirstSealCreatesOneKey(t *testing.T) {
 				return
 			}
 			defer tx.Rollback(ctx)
-			if cts[i], err = v.Seal(ctx, tx, tenant, FieldWhatsAppToken, "concurrent"); err == nil {
+			if cts[i], err = v.SealTx(ctx, tx, tenant, FieldWhatsAppToken, "concurrent"); err == nil {
 				err = tx.Commit(ctx)
 			}
 			if err != nil {

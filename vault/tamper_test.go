@@ -117,7 +117,7 @@ func TestTamperedDataKeyRowFailsClosed(t *testing.T) {
 	if got, err := fresh.Open(ctx, a, FieldWhatsAppToken, ctA); !errors.Is(err, ErrTampered) || got != "" {
 		t.Errorf("Open with another tenant's wrapped key = %q, %v; want ErrTampered", got, err)
 	}
-	if _, err := fresh.Seal(ctx, nil, a, FieldWhatsAppToken, "x"); !errors.Is(err, ErrTampered) {
+	if _, err := fresh.Seal(ctx, a, FieldWhatsAppToken, "x"); !errors.Is(err, ErrTampered) {
 		t.Errorf("Seal with a tampered key row = %v; want ErrTampered", err)
 	}
 

@@ -105,10 +105,15 @@ func New(pool *pgxpool.Pool, ring *Keyring, cfg Config) (*Vault, error) {
 func (v *Vault) Keyring() *Keyring { return v.ring }
 
 // Seal encrypts plaintext for the tenant's field and returns the sealed
-// value (see doc.go). It creates the tenant's data key on first use; with a
-// non-nil tx the key is created and read in that transaction, otherwise on
-// the pool. A tenant whose key was destroyed gets ErrShredded.
-func (v *Vault) Seal(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID, field, plaintext string) (string, error) {
+// value (see doc.go). It creates the tenant's data key on first use. A
+// tenant whose key was destroyed gets ErrShredded.
+func (v *Vault) Seal(ctx context.Context, tenantID domain.TenantID, field, plaintext string) (string, error) {
+	return v.SealTx(ctx, nil, tenantID, field, plaintext)
+}
+
+// SealTx is Seal with the data key created and read in tx (on the pool when
+// tx is nil).
+func (v *Vault) SealTx(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID, field, plaintext string) (string, error) {
 	tenant, err := checkInput(tenantID, field)
 	if err != nil {
 		return "", fmt.Errorf("seal %s: %w", field, err)
@@ -126,8 +131,8 @@ func (v *Vault) Seal(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID, f
 
 // SealRef seals plaintext like Seal and returns it with its display hint
 // (domain.SecretHint), ready for an event.
-func (v *Vault) SealRef(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID, field, plaintext string) (domain.SecretRef, error) {
-	ct, err := v.Seal(ctx, tx, tenantID, field, plaintext)
+func (v *Vault) SealRef(ctx context.Context, tenantID domain.TenantID, field, plaintext string) (domain.SecretRef, error) {
+	ct, err := v.Seal(ctx, tenantID, field, plaintext)
 	if err != nil {
 		return domain.SecretRef{}, err
 	}
@@ -218,4 +223,36 @@ func (v *Vault) Destroy(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID
 		return fmt.Errorf("destroy data key of tenant %s: %w", tenant, err)
 	}
 	return nil
+}
+
+// Shredder is the inline projection that crypto-shreds: written in the
+// append's transaction, it destroys the data key of every tenant a batch
+// deletes, so TenantDeleted and the destroyed key commit together or not at
+// all. Register it with the event store.
+type Shredder struct{ Vault *Vault }
+
+// ApplyInline destroys the data key of each tenant deleted in events.
+func (s Shredder) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error {
+	for _, e := range events {
+		if e.Type == domain.EventTenantDeleted {
+			if err := s.Vault.Destroy(ctx, tx, e.TenantID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ByStringID adapts the vault to callers that name a tenant by a string id
+// (the Genesys token cache seals the tokens it keeps in Redis).
+type ByStringID struct{ Vault *Vault }
+
+// Seal seals plaintext for the tenant's field.
+func (s ByStringID) Seal(ctx context.Context, tenantID, field, plaintext string) (string, error) {
+	return s.Vault.Seal(ctx, domain.TenantID(tenantID), field, plaintext)
+}
+
+// Open opens a value sealed for the tenant's field.
+func (s ByStringID) Open(ctx context.Context, tenantID, field, ciphertext string) (string, error) {
+	return s.Vault.Open(ctx, domain.TenantID(tenantID), field, ciphertext)
 }

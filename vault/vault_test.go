@@ -23,7 +23,7 @@ func newVault(t testing.TB, pool *pgxpool.Pool, k *Keyring, cfg Config) *Vault {
 
 func mustSeal(t testing.TB, v *Vault, tenant domain.TenantID, field, plaintext string) string {
 	t.Helper()
-	ct, err := v.Seal(context.Background(), nil, tenant, field, plaintext)
+	ct, err := v.Seal(context.Background(), tenant, field, plaintext)
 	if err != nil {
 		t.Fatalf("Seal: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestSealRef(t *testing.T) {
 	v := newVault(t, testenv.NewPool(t), ring(t, testKeys(t, "k1"), "k1"), Config{})
 	tenant := domain.NewTenantID()
 	const secret = "abcdefghijklmnop-wxyz"
-	ref, err := v.SealRef(ctx, nil, tenant, FieldGenesysWebhookSecret, secret)
+	ref, err := v.SealRef(ctx, tenant, FieldGenesysWebhookSecret, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,10 +105,10 @@ func TestSealRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	v := newVault(t, testenv.NewPool(t), ring(t, testKeys(t, "k1"), "k1"), Config{})
 	ctx := context.Background()
-	if _, err := v.Seal(ctx, nil, "not-a-uuid", FieldWhatsAppToken, "x"); err == nil {
+	if _, err := v.Seal(ctx, "not-a-uuid", FieldWhatsAppToken, "x"); err == nil {
 		t.Error("Seal accepted a malformed tenant id")
 	}
-	if _, err := v.Seal(ctx, nil, domain.NewTenantID(), "", "x"); err == nil {
+	if _, err := v.Seal(ctx, domain.NewTenantID(), "", "x"); err == nil {
 		t.Error("Seal accepted an empty field")
 	}
 	if _, err := v.Open(ctx, domain.NewTenantID(), strings.Repeat("f", 200), Prefix+"AAAA"); err == nil {
@@ -129,7 +129,7 @@ func TestSealInTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost, err := v.Seal(ctx, tx, tenant, FieldWhatsAppToken, "rolled back")
+	lost, err := v.SealTx(ctx, tx, tenant, FieldWhatsAppToken, "rolled back")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestSealInTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct, err := v.Seal(ctx, tx, other, FieldWhatsAppToken, "committed")
+	ct, err := v.SealTx(ctx, tx, other, FieldWhatsAppToken, "committed")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,7 +160,7 @@ func openPool(t testing.TB, env map[string]string) *pgxpool.Pool {
 func progress(t testing.TB, pool *pgxpool.Pool, projector string) (checkpoint, head int64, lastError string) {
 	t.Helper()
 	err := pool.QueryRow(context.Background(), `SELECT h.position, COALESCE(c.position, 0), COALESCE(c.last_error, '')
-		FROM es_head h LEFT JOIN es_checkpoints c ON c.subscriber = $1 WHERE h.id = 1`, projector).
+		FROM es_head h LEFT JOIN projector_checkpoints c ON c.subscriber = $1 WHERE h.id = 1`, projector).
 		Scan(&head, &checkpoint, &lastError)
 	if err != nil {
 		t.Fatalf("progress of %s: %v", projector, err)
@@ -198,23 +198,21 @@ func startStoppable(t testing.TB, env map[string]string) (*testApp, func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := buildApp(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard)
+	a, err := Open(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), io.Discard)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	for _, task := range a.background {
-		wg.Go(func() { _ = task(ctx) })
-	}
-	srv := httptest.NewServer(a.handler)
+	wg.Go(func() { _ = a.RunBackground(ctx) })
+	srv := httptest.NewServer(a.Handler())
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			srv.Close()
 			cancel()
 			wg.Wait()
-			a.close()
+			a.Close()
 		})
 	}
 	t.Cleanup(stop)

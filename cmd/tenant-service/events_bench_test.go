@@ -12,7 +12,6 @@ import (
 	"tenant-service/eventstore"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/messaging"
-	"tenant-service/projections"
 )
 
 // BenchmarkEventToQueue measures, for one create command at a time through
@@ -97,8 +96,7 @@ func BenchmarkRelayCatchUp(b *testing.B) {
 	proxy, via := proxyURL(b, env["AMQP_URL"])
 	env["AMQP_URL"] = via
 	a := startApp(b, env)
-	pool := a.app.pool
-	store := eventstore.New(pool, eventstore.Config{Inline: []eventstore.InlineProjection{projections.NewTenants(pool)}})
+	pool, store := a.app.pool, a.app.store
 
 	var rate, resume float64
 	rounds := 0

@@ -50,7 +50,7 @@ func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string,
 		}
 		defer pool.Close()
 		bar := newBar(-1, "verifying", stderr)
-		res, err := eventstore.New(pool, eventstore.Config{}).Verify(ctx, func(done, total int64) {
+		res, err := eventstore.NewReader(pool).Verify(ctx, func(done, total int64) {
 			bar.ChangeMax64(total)
 			_ = bar.Set64(done)
 		}, checkpoints...)
@@ -75,7 +75,7 @@ func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string,
 			return err
 		}
 		defer pool.Close()
-		cp, err := eventstore.New(pool, eventstore.Config{}).SignCheckpoint(ctx, key, time.Now())
+		cp, err := eventstore.NewReader(pool).SignCheckpoint(ctx, key, time.Now())
 		if err != nil {
 			return err
 		}
@@ -129,7 +129,7 @@ func eventsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []string,
 			w = f
 		}
 		bar := newBar(-1, "exporting", stderr)
-		n, err := eventstore.New(pool, eventstore.Config{}).Export(ctx, q, w, func(done int64) { _ = bar.Set64(done) })
+		n, err := eventstore.NewReader(pool).Export(ctx, q, w, func(done int64) { _ = bar.Set64(done) })
 		_ = bar.Finish()
 		if err != nil {
 			return err

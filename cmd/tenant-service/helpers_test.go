@@ -25,7 +25,7 @@ const (
 // behind an httptest server.
 type testApp struct {
 	t   testing.TB
-	app *app
+	app *App
 	srv *httptest.Server
 	env map[string]string
 }
@@ -66,23 +66,19 @@ func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *test
 		logOpts = &slog.HandlerOptions{Level: slog.LevelDebug}
 	}
 	log := slog.New(slog.NewJSONHandler(logs, logOpts))
-	a, err := buildApp(ctx, cfg, log, io.Discard)
+	a, err := Open(ctx, cfg, log, io.Discard)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan struct{}, len(a.background))
-	for _, task := range a.background {
-		go func() { _ = task(ctx); done <- struct{}{} }()
-	}
-	srv := httptest.NewServer(a.handler)
+	done := make(chan struct{})
+	go func() { _ = a.RunBackground(ctx); close(done) }()
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
-		for range a.background {
-			<-done
-		}
-		a.close()
+		<-done
+		a.Close()
 	})
 	return &testApp{t: t, app: a, srv: srv, env: env}
 }

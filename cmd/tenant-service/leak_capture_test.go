@@ -19,6 +19,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"tenant-service/genesys"
 	"tenant-service/internal/testenv"
 	"tenant-service/messaging"
 	"tenant-service/projections"
@@ -216,7 +217,7 @@ func dumpDatabase(t *testing.T, pool *pgxpool.Pool) []leakSpot {
 func dumpRedis(t *testing.T, rdb *redis.Client, prefix string, tenantIDs []string) []leakSpot {
 	t.Helper()
 	ctx := t.Context()
-	patterns := []string{prefix + "*", projections.KeyGenesysToken + "*", projections.KeyWhatsAppToken + "*"}
+	patterns := []string{prefix + "*", genesys.TokenKey("", "*"), projections.KeyWhatsAppToken + "*"}
 	for _, id := range tenantIDs {
 		patterns = append(patterns, "*"+id+"*")
 	}

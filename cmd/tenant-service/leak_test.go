@@ -76,7 +76,7 @@ func waitForConvergence(t *testing.T, a *testApp, q *eventCapture) {
 		if err := a.app.pool.QueryRow(ctx, `SELECT position FROM es_head`).Scan(&head); err != nil {
 			return err
 		}
-		_ = a.app.pool.QueryRow(ctx, `SELECT position FROM es_checkpoints WHERE subscriber = $1`,
+		_ = a.app.pool.QueryRow(ctx, `SELECT position FROM projector_checkpoints WHERE subscriber = $1`,
 			projections.RedisTenantsName).Scan(&redisPos)
 		if redisPos < head {
 			return errorf("redis model at %d, store at %d", redisPos, head)

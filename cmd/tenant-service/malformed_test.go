@@ -34,7 +34,7 @@ func TestMalformedRequestsToEveryRouteNever5xx(t *testing.T) {
 	a.do("POST", "/api/tenants/"+id+"/whatsapp", adminKey, `{"wabaId":"4400","phoneNumberId":"4401","accessToken":"EAAmalformed-token-0123"}`)
 	a.do("PUT", "/api/tenants/"+id+"/genesys/integration", adminKey, `{"integrationId":"malformed-int"}`)
 
-	routes := a.app.handler.(*handlers.Server).Routes()
+	routes := a.app.Handler().(*handlers.Server).Routes()
 	if len(routes) < 25 {
 		t.Fatalf("only %d routes found", len(routes))
 	}

@@ -159,8 +159,8 @@ func TestMissingAndRetiredKeyEncryptionKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app, err := buildApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
-		app.close()
+	if app, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		app.Close()
 		t.Fatal("production started without the key that wraps a stored data key")
 	} else if !strings.Contains(err.Error(), `"k1"`) {
 		t.Fatalf("the refusal does not name k1: %v", err)
@@ -182,8 +182,8 @@ func TestMissingAndRetiredKeyEncryptionKeys(t *testing.T) {
 	retiredActive := cloneEnv(prodEnv)
 	retiredActive["ENCRYPTION_KEYS"], retiredActive["ENCRYPTION_ACTIVE_KEY"] = k1+","+k2, "k1"
 	cfg, _ = loadConfig(func(k string) string { return retiredActive[k] })
-	if app, err := buildApp(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
-		app.close()
+	if app, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard); err == nil {
+		app.Close()
 		t.Fatal("production started with a retired active key")
 	} else if !strings.Contains(err.Error(), "retired") {
 		t.Fatalf("refusal of a retired active key: %v", err)

@@ -29,8 +29,7 @@ func projectionsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []st
 		return err
 	}
 	defer pool.Close()
-	store := eventstore.New(pool, eventstore.Config{})
-	runner, err := projections.NewRunner(pool, store, nil, log, projections.RunnerConfig{})
+	runner, err := projections.NewRunner(pool, eventstore.NewReader(pool), nil, log, projections.RunnerConfig{})
 	if err != nil {
 		return err
 	}
@@ -70,7 +69,7 @@ func projectionsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []st
 		start := time.Now()
 		switch name {
 		case projections.TenantsName:
-			err = projections.RebuildTenants(ctx, pool, progress)
+			err = rebuildTenants(ctx, pool, progress)
 		case projections.RedisTenantsName:
 			err = rebuildRedis(ctx, cfg, log, pool, runner, progress)
 		case messaging.RelayName:
@@ -87,6 +86,15 @@ func projectionsCmd(ctx context.Context, cfg Config, log *slog.Logger, args []st
 		return nil
 	}
 	return fmt.Errorf("unknown projections command %q\n%s", args[0], projectionsUsage)
+}
+
+func rebuildTenants(ctx context.Context, pool *pgxpool.Pool, progress func(done, total int64)) error {
+	tenants := projections.NewTenants(pool)
+	store, err := eventstore.New(pool, tenants, eventstore.Config{})
+	if err != nil {
+		return err
+	}
+	return tenants.RebuildTenants(ctx, store, progress)
 }
 
 func rebuildRedis(ctx context.Context, cfg Config, log *slog.Logger, pool *pgxpool.Pool, runner *projections.Runner, progress func(done, total int64)) error {

@@ -140,7 +140,7 @@ func BenchmarkResolveByPhoneInProcess(b *testing.B) {
 	}
 	serve := func(r *http.Request) {
 		w := httptest.NewRecorder()
-		a.app.handler.ServeHTTP(w, r)
+		a.app.Handler().ServeHTTP(w, r)
 		if w.Code != 200 {
 			b.Fatalf("%s: %d %s", r.URL.Path, w.Code, w.Body)
 		}
@@ -325,7 +325,7 @@ func waitForRedisModel(b *testing.B, a *testApp) {
 	for {
 		var head, pos int64
 		err := a.app.pool.QueryRow(context.Background(), `SELECT h.position, COALESCE(c.position, 0) FROM es_head h
-			LEFT JOIN es_checkpoints c ON c.subscriber = $1`, projections.RedisTenantsName).Scan(&head, &pos)
+			LEFT JOIN projector_checkpoints c ON c.subscriber = $1`, projections.RedisTenantsName).Scan(&head, &pos)
 		if err == nil && pos >= head {
 			return
 		}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"tenant-service/handlers"
+	"tenant-service/metagraph"
+	"tenant-service/projections"
+	"tenant-service/ratelimit"
+	"tenant-service/tenants"
+)
+
+// api is the application and the HTTP API over it.
+type api struct {
+	resolver *projections.Resolver
+	limiter  *ratelimit.Limiter
+	service  *tenants.Service
+	server   *handlers.Server
+}
+
+// openAPI wires the application (the use cases) over the stores and the
+// HTTP API over the application.
+func (a *App) openAPI() error {
+	keys, err := apiKeys(a.cfg, a.console)
+	if err != nil {
+		return err
+	}
+	a.resolver = projections.NewResolver(a.rdb, a.cfg.RedisKeyPrefix, a.tenants, a.log)
+	if a.limiter, err = ratelimit.New(a.rdb, ratelimit.Config{Prefix: a.cfg.RedisKeyPrefix, Log: a.log, KeyLimit: a.cfg.KeyRateLimit,
+		// Platform services resolve on every inbound message; people and dashboards far less.
+		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): a.cfg.ServiceKeyRateLimit}}); err != nil {
+		return err
+	}
+	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: a.resolver,
+		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter}
+	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
+		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
+			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout}); err != nil {
+			return err
+		}
+	}
+	if a.service, err = tenants.New(deps, tenants.Config{MetaAppID: a.cfg.MetaAppID, MetaAppSecret: a.cfg.MetaAppSecret,
+		MetaWebhookVerifyToken: a.cfg.MetaWebhookVerifyToken, Log: a.log}); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newProjectorCollector(a.runner))
+	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
+		Checks: map[string]handlers.Check{
+			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
+			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
+			"rabbitmq": a.relay.Ping,
+		}})
+	return err
+}
+
+// apiKeys returns the bootstrap keys from API_KEYS; in development without
+// any, one admin key is generated, kept in the dev state directory so it
+// survives restarts, and printed.
+func apiKeys(cfg Config, console io.Writer) ([]handlers.APIKey, error) {
+	if cfg.APIKeys != "" {
+		keys, err := handlers.ParseAPIKeys(cfg.APIKeys)
+		if err != nil {
+			return nil, err
+		}
+		if len(keys) == 0 {
+			return nil, errors.New("API_KEYS holds no keys")
+		}
+		return keys, nil
+	}
+	if cfg.Production() {
+		return nil, errors.New("API_KEYS is required in production")
+	}
+	path := filepath.Join(cfg.DevDir, "admin-api-key")
+	raw, err := os.ReadFile(path)
+	key := strings.TrimSpace(string(raw))
+	if err != nil || len(key) < 16 {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("generate development API key: %w", err)
+		}
+		key = "dev_" + base64.RawURLEncoding.EncodeToString(b[:])
+		if err := os.MkdirAll(cfg.DevDir, 0o700); err != nil {
+			return nil, fmt.Errorf("keep development API key: %w", err)
+		}
+		if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("keep development API key: %w", err)
+		}
+	}
+	fmt.Fprintf(console, "development admin API key: %s (kept in %s; set API_KEYS to choose your own)\n", key, path)
+	return []handlers.APIKey{{Role: handlers.RoleAdmin, Key: key}}, nil
+}
+
+// projectorCollector reports each projector's checkpoint, head and lag at
+// scrape time, from the same query as `projections status`.
+type projectorCollector struct {
+	runner                 *projections.Runner
+	position, lag, leaders *prometheus.Desc
+	head                   *prometheus.Desc
+}
+
+func newProjectorCollector(r *projections.Runner) *projectorCollector {
+	return &projectorCollector{runner: r,
+		position: prometheus.NewDesc("tenant_service_projector_position", "Last global position the projector handled.", []string{"projector"}, nil),
+		lag:      prometheus.NewDesc("tenant_service_projector_lag_events", "Events committed but not yet handled by the projector.", []string{"projector"}, nil),
+		leaders:  prometheus.NewDesc("tenant_service_projector_leader", "1 while some replica holds the projector's lock.", []string{"projector"}, nil),
+		head:     prometheus.NewDesc("tenant_service_event_store_head_position", "Global position of the last committed event.", nil, nil),
+	}
+}
+
+func (c *projectorCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.position
+	ch <- c.lag
+	ch <- c.leaders
+	ch <- c.head
+}
+
+func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	list, err := c.runner.Status(ctx)
+	if err != nil {
+		return // a scrape while PostgreSQL is down shows no projector series
+	}
+	for i, s := range list {
+		if i == 0 {
+			ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(s.Head))
+		}
+		leader := 0.0
+		if s.Leader {
+			leader = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(s.Position), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.Lag), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.leaders, prometheus.GaugeValue, leader, s.Name)
+	}
+}

@@ -1,0 +1,57 @@
+package tenants
+
+import (
+	"context"
+
+	"tenant-service/domain"
+)
+
+// Create records a new tenant (TenantCreated) under a fresh id. With an
+// idempotency scope in w, a retry answers the first tenant.
+func (s *Service) Create(ctx context.Context, in domain.CreateTenant, w domain.Write) (domain.Outcome, error) {
+	if w.IfMatch != nil {
+		return domain.Outcome{}, domain.Invalid(domain.FieldError{Field: "If-Match", Message: "a new tenant has no version to match"})
+	}
+	id := domain.NewTenantID()
+	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Create(id, in) })
+}
+
+// Update changes the tenant's name, external reference or settings
+// (TenantUpdated); an update that changes nothing records nothing.
+func (s *Service) Update(ctx context.Context, id domain.TenantID, in domain.UpdateTenant, w domain.Write) (domain.Outcome, error) {
+	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Update(in) })
+}
+
+// Suspend records TenantSuspended.
+func (s *Service) Suspend(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
+	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Suspend(reason) })
+}
+
+// Reactivate records TenantReactivated.
+func (s *Service) Reactivate(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
+	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Reactivate(reason) })
+}
+
+// Delete records TenantDeleted. The append that records it destroys the
+// tenant's data key in the same transaction (crypto-shredding): from then on
+// every replica refuses its secrets. Its cached Genesys token is dropped as
+// well (best effort: the key is gone, so the token could not be opened).
+func (s *Service) Delete(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
+	out, err := s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Delete(reason) })
+	if err == nil && len(out.Events) > 0 {
+		s.dropToken(ctx, id)
+	}
+	return out, err
+}
+
+// dropToken removes the tenant's cached Genesys token, logging a failure:
+// the cache is keyed by the credentials too, so a stale token is never
+// served; dropping it is tidiness.
+func (s *Service) dropToken(ctx context.Context, id domain.TenantID) {
+	if s.tokens == nil {
+		return
+	}
+	if err := s.tokens.Invalidate(ctx, string(id)); err != nil {
+		s.cfg.Log.WarnContext(ctx, "dropping a cached Genesys token failed", "tenant_id", string(id), "error", err.Error())
+	}
+}
