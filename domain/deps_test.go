@@ -1,21 +1,22 @@
 package domain_test
 
 import (
-	"os/exec"
-	"strings"
+	"slices"
 	"testing"
+
+	"tenant-service/internal/archtest"
 )
 
-// The domain imports only the standard library: no database, HTTP framework
-// or broker may leak in.
-func TestDomainImportsOnlyStandardLibrary(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v: %s", err, out)
+// The domain is the centre: it depends on the standard library and on
+// redaction only, never on an adapter, a framework or the application.
+func TestDomainDependsOnNothing(t *testing.T) {
+	deps := archtest.Deps(t, "tenant-service/domain")
+	if !slices.Contains(deps, "tenant-service/domain") {
+		t.Fatalf("go list -deps answered %v, without the package itself", deps)
 	}
-	for _, pkg := range strings.Fields(string(out)) {
-		if pkg != "tenant-service/domain" {
-			t.Errorf("domain depends on %s", pkg)
+	for _, dep := range deps {
+		if dep != "tenant-service/domain" && dep != "tenant-service/internal/redact" {
+			t.Errorf("domain depends on %s", dep)
 		}
 	}
 }

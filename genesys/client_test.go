@@ -13,37 +13,10 @@ import (
 	"tenant-service/genesys/genesystest"
 )
 
-const (
-	clientID     = "7d0c6b4e-client"
-	clientSecret = "s3cr3t-Zq8vN2LmXw0pRt5YhK7jUe4aBc9dFg1iOs6"
-	region       = "mypurecloud.de"
-)
-
-func newClient(t *testing.T, loginURL string, timeout time.Duration) *genesys.Client {
-	t.Helper()
-	c, err := genesys.NewClient(genesys.ClientConfig{LoginURL: loginURL, Timeout: timeout})
-	if err != nil {
-		t.Fatalf("new client: %v", err)
-	}
-	return c
-}
-
-func asError(t *testing.T, err error) *genesys.Error {
-	t.Helper()
-	var ge *genesys.Error
-	if !errors.As(err, &ge) {
-		t.Fatalf("error %v (%T) is not a *genesys.Error", err, err)
-	}
-	if strings.Contains(err.Error(), clientSecret) {
-		t.Errorf("error %q contains the client secret", err)
-	}
-	return ge
-}
-
 func TestFetchToken(t *testing.T) {
 	fake := genesystest.NewServer(t, genesystest.Config{ExpiresIn: 7200})
-	fake.AddClient(clientID, clientSecret)
-	tok, err := newClient(t, fake.URL, 0).FetchToken(context.Background(), region, clientID, clientSecret)
+	fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)
+	tok, err := genesystest.NewClient(t, fake.URL, 0).FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret)
 	if err != nil {
 		t.Fatalf("fetch: %v", err)
 	}
@@ -55,9 +28,9 @@ func TestFetchToken(t *testing.T) {
 
 func TestFetchTokenRefused(t *testing.T) {
 	fake := genesystest.NewServer(t, genesystest.Config{})
-	fake.AddClient(clientID, "another-secret-entirely")
-	_, err := newClient(t, fake.URL, 0).FetchToken(context.Background(), region, clientID, clientSecret)
-	ge := asError(t, err)
+	fake.AddClient(genesystest.ClientID, "another-secret-entirely")
+	_, err := genesystest.NewClient(t, fake.URL, 0).FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret)
+	ge := genesystest.AsError(t, err, genesystest.ClientSecret)
 	if ge.HTTPStatus != http.StatusUnauthorized || ge.Code != "invalid_client" || ge.Description != "client authentication failed" {
 		t.Errorf("refusal = %+v", ge)
 	}
@@ -68,24 +41,24 @@ func TestFetchTokenRefused(t *testing.T) {
 
 func TestFetchTokenUnavailable(t *testing.T) {
 	fake := genesystest.NewServer(t, genesystest.Config{})
-	fake.AddClient(clientID, clientSecret)
+	fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)
 	fake.Fail(genesystest.Failure{Status: http.StatusServiceUnavailable, Times: 1})
-	c := newClient(t, fake.URL, 0)
-	_, err := c.FetchToken(context.Background(), region, clientID, clientSecret)
-	ge := asError(t, err)
+	c := genesystest.NewClient(t, fake.URL, 0)
+	_, err := c.FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret)
+	ge := genesystest.AsError(t, err, genesystest.ClientSecret)
 	if ge.HTTPStatus != http.StatusServiceUnavailable || ge.Refused() || ge.ContextID == "" || ge.Description == "" {
 		t.Errorf("503 = %+v", ge)
 	}
-	if _, err := c.FetchToken(context.Background(), region, clientID, clientSecret); err != nil {
+	if _, err := c.FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret); err != nil {
 		t.Errorf("after the failure: %v", err)
 	}
 }
 
 func TestFetchTokenTimeout(t *testing.T) {
 	fake := genesystest.NewServer(t, genesystest.Config{Delay: 5 * time.Second})
-	fake.AddClient(clientID, clientSecret)
-	_, err := newClient(t, fake.URL, 100*time.Millisecond).FetchToken(context.Background(), region, clientID, clientSecret)
-	ge := asError(t, err)
+	fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)
+	_, err := genesystest.NewClient(t, fake.URL, 100*time.Millisecond).FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret)
+	ge := genesystest.AsError(t, err, genesystest.ClientSecret)
 	if !ge.Timeout() || ge.HTTPStatus != 0 || ge.Refused() || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("timeout = %+v", ge)
 	}
@@ -106,14 +79,14 @@ func TestFetchTokenRequestShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.FetchToken(context.Background(), region, clientID, clientSecret); err != nil {
+	if _, err := c.FetchToken(context.Background(), genesystest.Region, genesystest.ClientID, genesystest.ClientSecret); err != nil {
 		t.Fatalf("fetch: %v", err)
 	}
 	r := rt.last
-	if r.Method != http.MethodPost || r.URL.String() != "https://login."+region+"/oauth/token" {
+	if r.Method != http.MethodPost || r.URL.String() != "https://login."+genesystest.Region+"/oauth/token" {
 		t.Errorf("request %s %s", r.Method, r.URL)
 	}
-	if id, secret, ok := r.BasicAuth(); !ok || id != clientID || secret != clientSecret {
+	if id, secret, ok := r.BasicAuth(); !ok || id != genesystest.ClientID || secret != genesystest.ClientSecret {
 		t.Error("no Basic auth with the credentials")
 	}
 	body, _ := io.ReadAll(r.Body)
@@ -122,7 +95,7 @@ func TestFetchTokenRequestShape(t *testing.T) {
 	}
 
 	rt.last = nil
-	_, err = c.FetchToken(context.Background(), "evil.example.com", clientID, clientSecret)
+	_, err = c.FetchToken(context.Background(), "evil.example.com", genesystest.ClientID, genesystest.ClientSecret)
 	if !errors.Is(err, genesys.ErrUnknownRegion) || rt.last != nil {
 		t.Errorf("unknown region: %v, request sent: %v", err, rt.last != nil)
 	}

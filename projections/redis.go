@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
-	"tenant-service/genesys"
+	"tenant-service/genesys/tokencache"
 )
 
 // RedisTenantsName names the Redis read-model projector. Persisted as its
@@ -206,7 +206,7 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 		for _, k := range []string{p.keys.Tenant(id), p.keys.WhatsAppToken(id)} {
 			pipe.Del(ctx, k) // one key per command: in a cluster the slots differ
 		}
-		genesys.QueueDrop(ctx, pipe, p.keys.Prefix, string(id))
+		tokencache.QueueDrop(ctx, pipe, p.keys.Prefix, string(id))
 	} else {
 		if err := p.queueSet(ctx, pipe, p.keys.Tenant(id), ContextFromState(st, "")); err != nil {
 			return err
@@ -237,7 +237,7 @@ func (p *RedisTenants) queueTenant(ctx context.Context, pipe redis.Pipeliner, st
 	if at, ok := b.genesysRotatedAt[id]; ok {
 		// The Genesys token cache is the genesys package's: it drops the
 		// token fetched with the old credentials only.
-		genesys.QueueDropFetchedBefore(ctx, pipe, p.keys.Prefix, string(id), at)
+		tokencache.QueueDropFetchedBefore(ctx, pipe, p.keys.Prefix, string(id), at)
 	}
 	if b.whatsAppTokenStale[id] {
 		// Written, not deleted, so a reader's refill from an older read

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
-	"tenant-service/genesys"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
 	"tenant-service/projections"
@@ -114,18 +114,18 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	}
 
 	// Cached tokens: a rotation drops the Genesys one fetched before it only.
-	f.rdb.Set(ctx, genesys.TokenKey(f.prefix, string(a)), `{"fetchedAt":1}`, 0)
+	f.rdb.Set(ctx, tokencache.TokenKey(f.prefix, string(a)), `{"fetchedAt":1}`, 0)
 	f.rdb.Set(ctx, f.keys.WhatsAppToken(a), "cached", 0)
 	st = f.exec(a, func(t *domain.Tenant) error {
 		return t.SetGenesysCredentials("client-2", "mypurecloud.de", secret("s3cret-two"))
 	})
 	eventually(t, wait, "rotation projected", func() bool { return f.pointsAt(f.keys.Tenant(a), a, st.Version) })
-	if f.exists(genesys.TokenKey(f.prefix, string(a))) || !f.exists(f.keys.WhatsAppToken(a)) {
+	if f.exists(tokencache.TokenKey(f.prefix, string(a))) || !f.exists(f.keys.WhatsAppToken(a)) {
 		t.Fatal("after CredentialsRotated token:genesys must be gone and token:whatsapp kept")
 	}
 	// A token fetched with the new credentials survives the rotation's projection.
 	rot := f.create("Bravo")
-	f.rdb.Set(ctx, genesys.TokenKey(f.prefix, string(rot)), fmt.Sprintf(`{"fetchedAt":%d}`, time.Now().Add(time.Hour).UnixMilli()), 0)
+	f.rdb.Set(ctx, tokencache.TokenKey(f.prefix, string(rot)), fmt.Sprintf(`{"fetchedAt":%d}`, time.Now().Add(time.Hour).UnixMilli()), 0)
 	stRot := f.exec(rot, func(t *domain.Tenant) error {
 		if err := t.SetGenesysCredentials("b-1", "mypurecloud.de", secret("b-secret-one")); err != nil {
 			return err
@@ -133,7 +133,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 		return t.SetGenesysCredentials("b-2", "mypurecloud.de", secret("b-secret-two"))
 	})
 	eventually(t, wait, "rotation of Bravo projected", func() bool { return f.pointsAt(f.keys.Tenant(rot), rot, stRot.Version) })
-	if !f.exists(genesys.TokenKey(f.prefix, string(rot))) {
+	if !f.exists(tokencache.TokenKey(f.prefix, string(rot))) {
 		t.Fatal("a token fetched after the rotation was dropped")
 	}
 
@@ -154,12 +154,12 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	stB := f.exec(b, func(t *domain.Tenant) error {
 		return t.LinkWABA(domain.WABALinked{WABAID: "waba-9", PhoneNumberID: "p1"})
 	})
-	f.rdb.Set(ctx, genesys.TokenKey(f.prefix, string(a)), "cached", 0)
+	f.rdb.Set(ctx, tokencache.TokenKey(f.prefix, string(a)), "cached", 0)
 	st = f.exec(a, func(t *domain.Tenant) error { return t.Delete("closed") })
 	eventually(t, wait, "deletion projected", func() bool {
 		return !f.exists(f.keys.Tenant(a)) && !f.exists(f.keys.Phone("p2")) && !f.exists(f.keys.Integration("int-2"))
 	})
-	if f.exists(genesys.TokenKey(f.prefix, string(a))) || f.exists(f.keys.WhatsAppToken(a)) {
+	if f.exists(tokencache.TokenKey(f.prefix, string(a))) || f.exists(f.keys.WhatsAppToken(a)) {
 		t.Fatal("the deleted tenant's cached tokens are still there")
 	}
 	if !f.pointsAt(f.keys.Phone("p1"), b, stB.Version) {

@@ -16,6 +16,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
+	"tenant-service/eventstore"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
 	"tenant-service/messaging"
@@ -122,25 +123,22 @@ func (tp *eventTap) waitAll(t *testing.T, within time.Duration, events []committ
 	})
 }
 
-// committed is an event as es_events holds it.
+// committed is an event as the event store holds it.
 type committed struct {
 	id, tenant, typ   string
 	version, position int64
 }
 
+// committedEvents returns every committed event, in position order.
 func committedEvents(t testing.TB, pool *pgxpool.Pool) []committed {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT event_id::text, tenant_id::text, event_type, version,
-		global_position FROM es_events ORDER BY global_position`)
+	events, err := eventstore.NewReader(pool).ReadAll(context.Background(), 0, 1<<30, eventstore.Filter{})
 	if err != nil {
-		t.Fatalf("read es_events: %v", err)
+		t.Fatalf("read the event store: %v", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (committed, error) {
-		var c committed
-		return c, r.Scan(&c.id, &c.tenant, &c.typ, &c.version, &c.position)
-	})
-	if err != nil {
-		t.Fatalf("read es_events: %v", err)
+	out := make([]committed, len(events))
+	for i, e := range events {
+		out[i] = committed{id: e.EventID, tenant: string(e.TenantID), typ: e.Type, version: int64(e.Version), position: int64(e.Position)}
 	}
 	return out
 }
@@ -159,13 +157,18 @@ func openPool(t testing.TB, env map[string]string) *pgxpool.Pool {
 // progress returns a projector's checkpoint and last error, and the head.
 func progress(t testing.TB, pool *pgxpool.Pool, projector string) (checkpoint, head int64, lastError string) {
 	t.Helper()
-	err := pool.QueryRow(context.Background(), `SELECT h.position, COALESCE(c.position, 0), COALESCE(c.last_error, '')
-		FROM es_head h LEFT JOIN projector_checkpoints c ON c.subscriber = $1 WHERE h.id = 1`, projector).
-		Scan(&head, &checkpoint, &lastError)
+	ctx := context.Background()
+	// The checkpoint first: a head read after it is never below it.
+	err := pool.QueryRow(ctx, `SELECT COALESCE(max(position), 0), COALESCE(max(last_error), '')
+		FROM projector_checkpoints WHERE subscriber = $1`, projector).Scan(&checkpoint, &lastError)
 	if err != nil {
 		t.Fatalf("progress of %s: %v", projector, err)
 	}
-	return checkpoint, head, lastError
+	h, err := eventstore.NewReader(pool).HeadPosition(ctx)
+	if err != nil {
+		t.Fatalf("progress of %s: %v", projector, err)
+	}
+	return checkpoint, int64(h), lastError
 }
 
 // leaderHeld reports whether some session holds the projector's lock.

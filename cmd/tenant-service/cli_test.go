@@ -10,10 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"tenant-service/eventstore/storetest"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -42,14 +41,7 @@ func TestEventsExportAndVerifyCLI(t *testing.T) {
 		t.Fatalf("verify export: %d %q", code, out)
 	}
 	// Edit a row by hand: verify names the position and fails.
-	conn, err := pgx.Connect(context.Background(), a.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), `UPDATE es_events SET data = jsonb_set(data, '{name}', '"Forged"') WHERE global_position = 1`); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ForgeName(t, openPool(t, a.env), 1, "Forged")
 	code, out, _ = runCLI(t, a.env, "events", "verify")
 	if code == 0 || !strings.Contains(out, "BROKEN at position 1") {
 		t.Fatalf("verify after tampering: %d %q", code, out)
@@ -129,7 +121,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 }
 
 // An auditor holding a signed checkpoint detects a history shortened since:
-// the newest events deleted and es_head and es_streams rewound to match,
+// the newest events deleted and the head and the streams rewound to match,
 // which the database alone no longer shows.
 func TestEventsCheckpointCLIDetectsAShortenedHistory(t *testing.T) {
 	t.Parallel()
@@ -159,20 +151,7 @@ func TestEventsCheckpointCLIDetectsAShortenedHistory(t *testing.T) {
 	}
 
 	// Shorten the history so that it is consistent in itself.
-	conn, err := pgx.Connect(context.Background(), env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	for _, q := range []string{
-		`DELETE FROM es_events WHERE global_position = 2`,
-		`UPDATE es_head SET position = 1, chain_hash = (SELECT chain_hash FROM es_events WHERE global_position = 1)`,
-		`UPDATE es_streams SET version = 1, last_hash = (SELECT hash FROM es_events WHERE global_position = 1)`,
-	} {
-		if _, err := conn.Exec(context.Background(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	storetest.CutTail(t, openPool(t, env))
 	if code, out, _ := runCLI(t, env, "events", "verify"); code != 0 {
 		t.Fatalf("the shortened log alone should verify (that is what checkpoints are for): %d %q", code, out)
 	}

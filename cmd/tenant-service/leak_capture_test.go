@@ -19,7 +19,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 
-	"tenant-service/genesys"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
 	"tenant-service/messaging"
 	"tenant-service/projections"
@@ -28,7 +28,7 @@ import (
 // leakSpot is one thing the service wrote or answered: a database row, a
 // Redis key and value, a RabbitMQ message, a log line or a response.
 type leakSpot struct {
-	where string // e.g. "postgres public.es_events"
+	where string // e.g. "postgres public.tenants"
 	text  string
 }
 
@@ -217,7 +217,7 @@ func dumpDatabase(t *testing.T, pool *pgxpool.Pool) []leakSpot {
 func dumpRedis(t *testing.T, rdb *redis.Client, prefix string, tenantIDs []string) []leakSpot {
 	t.Helper()
 	ctx := t.Context()
-	patterns := []string{prefix + "*", genesys.TokenKey("", "*"), projections.KeyWhatsAppToken + "*"}
+	patterns := []string{prefix + "*", tokencache.TokenKey("", "*"), projections.KeyWhatsAppToken + "*"}
 	for _, id := range tenantIDs {
 		patterns = append(patterns, "*"+id+"*")
 	}

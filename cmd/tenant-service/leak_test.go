@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"tenant-service/genesys/genesystest"
 	"tenant-service/metagraph"
 	"tenant-service/metagraph/graphtest"
@@ -59,26 +57,15 @@ func (l *leakRecorder) call(want int, method, path, key, body string, headers ..
 // the capture queue and the Redis model caught up with the store's head.
 func waitForConvergence(t *testing.T, a *testApp, q *eventCapture) {
 	t.Helper()
-	ctx := t.Context()
 	eventually(t, 20*time.Second, func() error {
-		rows, _ := a.app.pool.Query(ctx, `SELECT event_id::text FROM es_events`)
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
+		events := committedEvents(t, a.app.pool)
 		_, published := q.messages()
-		for _, id := range ids {
-			if !published[id] {
-				return errorf("event %s not yet received from RabbitMQ (%d events stored)", id, len(ids))
+		for _, e := range events {
+			if !published[e.id] {
+				return errorf("event %s not yet received from RabbitMQ (%d events stored)", e.id, len(events))
 			}
 		}
-		var head, redisPos int64
-		if err := a.app.pool.QueryRow(ctx, `SELECT position FROM es_head`).Scan(&head); err != nil {
-			return err
-		}
-		_ = a.app.pool.QueryRow(ctx, `SELECT position FROM projector_checkpoints WHERE subscriber = $1`,
-			projections.RedisTenantsName).Scan(&redisPos)
-		if redisPos < head {
+		if redisPos, head, _ := progress(t, a.app.pool, projections.RedisTenantsName); redisPos < head {
 			return errorf("redis model at %d, store at %d", redisPos, head)
 		}
 		return nil

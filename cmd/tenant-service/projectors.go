@@ -7,6 +7,7 @@ import (
 	"tenant-service/domain"
 	"tenant-service/eventstore"
 	"tenant-service/genesys"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 	"tenant-service/vault"
@@ -31,7 +32,7 @@ type projectors struct {
 	redisModel *projections.RedisTenants
 	relay      *messaging.Relay
 	follower   *projections.Follower
-	tokens     *genesys.Provider
+	tokens     *tokencache.Provider
 	// background runs next to the HTTP server until the context ends.
 	background []func(ctx context.Context) error
 }
@@ -75,15 +76,15 @@ func (a *App) openTokens() error {
 	if err != nil {
 		return err
 	}
-	a.tokens, err = genesys.NewProvider(a.rdb, client, vault.ByStringID{Vault: a.vault},
-		genesys.ProviderConfig{KeyPrefix: a.cfg.RedisKeyPrefix, Logger: a.log})
+	a.tokens, err = tokencache.NewProvider(a.rdb, client, vault.ByStringID{Vault: a.vault},
+		tokencache.ProviderConfig{KeyPrefix: a.cfg.RedisKeyPrefix, Logger: a.log})
 	return err
 }
 
 // forgetSecrets drops this replica's cached data key and Genesys token
 // memory of a tenant that another replica deleted, and the token memory of
 // one whose credentials were rotated.
-func forgetSecrets(v *vault.Vault, tokens *genesys.Provider) func([]domain.StoredEvent) {
+func forgetSecrets(v *vault.Vault, tokens *tokencache.Provider) func([]domain.StoredEvent) {
 	return func(events []domain.StoredEvent) {
 		for _, e := range events {
 			switch e.Type {

@@ -28,7 +28,7 @@ var contractKeys = map[string]string{
 	"WhatsAppTokenStored": "tenant.whatsapp_token_stored", "WhatsAppAccountUpdated": "tenant.whatsapp_account_updated",
 }
 
-// checkDelivered checks the messages against es_events: every committed
+// checkDelivered checks the messages against the event store: every committed
 // event arrived, nothing else did, every copy of an event carries its
 // routing key and headers, and each tenant's events first arrived in
 // version order (1, 2, 3, ...). It returns the number of copies per event id.

@@ -98,10 +98,7 @@ func benchmarkResolve(b *testing.B, redisDown, minPosition bool) {
 	duration := benchEnvDuration(b, "RESOLVE_BENCH_DURATION", 5*time.Second)
 	a, paths, rdb := benchApp(b, redisDown)
 	if minPosition {
-		var head int64
-		if err := openPool(b, a.env).QueryRow(context.Background(), `SELECT position FROM es_head`).Scan(&head); err != nil {
-			b.Fatal(err)
-		}
+		_, head, _ := progress(b, a.app.pool, projections.RedisTenantsName)
 		for i := range paths {
 			paths[i] += "?minPosition=" + strconv.FormatInt(head, 10)
 		}
@@ -323,14 +320,12 @@ func waitForRedisModel(b *testing.B, a *testApp) {
 	b.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var head, pos int64
-		err := a.app.pool.QueryRow(context.Background(), `SELECT h.position, COALESCE(c.position, 0) FROM es_head h
-			LEFT JOIN projector_checkpoints c ON c.subscriber = $1`, projections.RedisTenantsName).Scan(&head, &pos)
-		if err == nil && pos >= head {
+		pos, head, lastErr := progress(b, a.app.pool, projections.RedisTenantsName)
+		if pos >= head {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("redis model at %d of %d after 60s (%v)", pos, head, err)
+			b.Fatalf("redis model at %d of %d after 60s (%s)", pos, head, lastErr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,4 +1,4 @@
-package genesys
+package tokencache
 
 import (
 	"context"

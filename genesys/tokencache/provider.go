@@ -1,4 +1,4 @@
-package genesys
+package tokencache
 
 import (
 	"context"
@@ -10,12 +10,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
+
+	"tenant-service/genesys"
 )
 
 // Fetcher gets a fresh token from Genesys Cloud; *Client is one. It must be
 // safe for concurrent use.
 type Fetcher interface {
-	FetchToken(ctx context.Context, region, clientID, clientSecret string) (Token, error)
+	FetchToken(ctx context.Context, region, clientID, clientSecret string) (genesys.Token, error)
 }
 
 // Sealer encrypts values bound to a tenant and a field name, and decrypts
@@ -140,11 +142,11 @@ var ErrIncompleteCredentials = errors.New("genesys: incomplete credentials")
 // refresh per tenant at a time across all replicas. A refusal is an *Error
 // (Cached when it was answered from the failure cache). ExpiresIn is the
 // token's remaining lifetime in seconds.
-func (p *Provider) Token(ctx context.Context, creds Credentials) (Token, error) {
+func (p *Provider) Token(ctx context.Context, creds genesys.Credentials) (genesys.Token, error) {
 	if creds.TenantID == "" || creds.Region == "" || creds.ClientID == "" || creds.ClientSecret == "" {
-		return Token{}, ErrIncompleteCredentials
+		return genesys.Token{}, ErrIncompleteCredentials
 	}
-	fp := creds.fingerprint()
+	fp := fingerprint(creds)
 	if hit, _ := p.lookup(ctx, creds.TenantID, fp); hit != nil {
 		return hit.tok, hit.err
 	}
@@ -156,12 +158,12 @@ func (p *Provider) Token(ctx context.Context, creds Credentials) (Token, error) 
 	})
 	select {
 	case <-ctx.Done():
-		return Token{}, fmt.Errorf("genesys token for tenant %s: %w", creds.TenantID, ctx.Err())
+		return genesys.Token{}, fmt.Errorf("genesys token for tenant %s: %w", creds.TenantID, ctx.Err())
 	case r := <-ch:
 		if r.Err != nil {
-			return Token{}, r.Err
+			return genesys.Token{}, r.Err
 		}
-		return r.Val.(Token), nil
+		return r.Val.(genesys.Token), nil
 	}
 }
 

@@ -1,10 +1,12 @@
-package genesys
+package tokencache
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"time"
+
+	"tenant-service/genesys"
 )
 
 // Redis key shapes. Persisted and shared with other services (PRODUCT.md):
@@ -23,21 +25,10 @@ const SealField = "genesys.accessToken"
 // format changes; values of another version are ignored (refetched).
 const entryVersion = 1
 
-// Credentials are a tenant's Genesys OAuth client, as the service stores them.
-type Credentials struct {
-	TenantID     string
-	Region       string // a Genesys Cloud region domain, e.g. "mypurecloud.de"
-	ClientID     string
-	ClientSecret string
-	// Version changes whenever the credentials change, e.g. the stream
-	// version of the last GenesysCredentialsSet or CredentialsRotated event.
-	Version string
-}
-
 // fingerprint identifies the credentials a cached value was obtained with.
 // The secret is part of it (hashed, truncated) so that even a Version that
 // was not bumped cannot serve a token of replaced credentials.
-func (c Credentials) fingerprint() string {
+func fingerprint(c genesys.Credentials) string {
 	h := sha256.New()
 	for _, part := range []string{"genesys-token-v1", c.ClientID, c.Region, c.Version, c.ClientSecret} {
 		h.Write([]byte(part))
@@ -70,8 +61,8 @@ type cachedError struct {
 	ContextID   string `json:"contextId,omitempty"`
 }
 
-func (c *cachedError) toError() *Error {
-	return &Error{HTTPStatus: c.HTTPStatus, Code: c.Code, Description: c.Description, ContextID: c.ContextID, Cached: true}
+func (c *cachedError) toError() *genesys.Error {
+	return &genesys.Error{HTTPStatus: c.HTTPStatus, Code: c.Code, Description: c.Description, ContextID: c.ContextID, Cached: true}
 }
 
 func decodeEntry(raw []byte, fp string) (cacheEntry, bool) {
@@ -86,7 +77,7 @@ func decodeEntry(raw []byte, fp string) (cacheEntry, bool) {
 // plaintext token, which never leaves the process.
 type memoEntry struct {
 	fp         string
-	token      Token
+	token      genesys.Token
 	expiresAt  time.Time
 	freshUntil time.Time
 	failure    *cachedError

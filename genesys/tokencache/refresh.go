@@ -1,4 +1,4 @@
-package genesys
+package tokencache
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"tenant-service/genesys"
 )
 
 // releaseLock deletes the lock only while it still holds our value, so a
@@ -22,7 +24,7 @@ return 0`)
 
 // cached is a cache hit: a token or a remembered failure.
 type cached struct {
-	tok Token
+	tok genesys.Token
 	err error
 }
 
@@ -55,7 +57,7 @@ func (p *Provider) lookup(ctx context.Context, tenantID, fp string) (hit *cached
 			return nil, nil
 		}
 		left := time.UnixMilli(e.ExpiresAt).Sub(now)
-		return &cached{tok: Token{AccessToken: plain, TokenType: e.TokenType, ExpiresIn: int(left / time.Second)}}, nil
+		return &cached{tok: genesys.Token{AccessToken: plain, TokenType: e.TokenType, ExpiresIn: int(left / time.Second)}}, nil
 	}
 	return nil, nil
 }
@@ -81,7 +83,7 @@ func (p *Provider) fromMemo(tenantID, fp string) *cached {
 // refresh runs once per tenant and fingerprint in this process at a time. It
 // takes the tenant's Redis lock, or waits while another replica holds it and
 // reads what that replica stored.
-func (p *Provider) refresh(ctx context.Context, creds Credentials, fp string) (Token, error) {
+func (p *Provider) refresh(ctx context.Context, creds genesys.Credentials, fp string) (genesys.Token, error) {
 	lockKey := p.tokenKey(creds.TenantID) + lockKeySuffix
 	for {
 		hit, err := p.lookup(ctx, creds.TenantID, fp)
@@ -113,7 +115,7 @@ func (p *Provider) refresh(ctx context.Context, creds Credentials, fp string) (T
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Token{}, fmt.Errorf("genesys token for tenant %s: waiting for another replica's refresh: %w", creds.TenantID, ctx.Err())
+			return genesys.Token{}, fmt.Errorf("genesys token for tenant %s: waiting for another replica's refresh: %w", creds.TenantID, ctx.Err())
 		case <-t.C:
 		}
 	}
@@ -129,13 +131,13 @@ func (p *Provider) unlock(lockKey, owner string) {
 
 // fetch asks Genesys and records the outcome in the memo and, when store is
 // set, in Redis.
-func (p *Provider) fetch(ctx context.Context, creds Credentials, fp string, store bool) (Token, error) {
+func (p *Provider) fetch(ctx context.Context, creds genesys.Credentials, fp string, store bool) (genesys.Token, error) {
 	tok, err := p.fetcher.FetchToken(ctx, creds.Region, creds.ClientID, creds.ClientSecret)
 	now := p.cfg.Now()
 	if err != nil {
-		var ge *Error
+		var ge *genesys.Error
 		if !errors.As(err, &ge) {
-			return Token{}, fmt.Errorf("genesys token for tenant %s: %w", creds.TenantID, err)
+			return genesys.Token{}, fmt.Errorf("genesys token for tenant %s: %w", creds.TenantID, err)
 		}
 		ttl := p.cfg.FailureTTL
 		if ge.Refused() {
@@ -147,7 +149,7 @@ func (p *Provider) fetch(ctx context.Context, creds Credentials, fp string, stor
 			p.store(ctx, creds.TenantID, cacheEntry{V: entryVersion, Fingerprint: fp, Failure: ce,
 				FailedUntil: now.Add(ttl).UnixMilli()}, ttl)
 		}
-		return Token{}, err
+		return genesys.Token{}, err
 	}
 	fresh := freshFor(tok.ExpiresIn, p.cfg.ExpiryMargin)
 	if fresh == 0 {

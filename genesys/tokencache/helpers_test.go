@@ -1,4 +1,4 @@
-package genesys_test
+package tokencache_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"tenant-service/genesys"
 	"tenant-service/genesys/genesystest"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
 )
 
@@ -88,14 +89,14 @@ func newEnv(t *testing.T, cfg genesystest.Config) *env {
 	t.Helper()
 	rdb, prefix := testenv.NewRedis(t)
 	e := &env{fake: genesystest.NewServer(t, cfg), rdb: rdb, prefix: prefix, sealer: newSealer(t), clock: newClock(),
-		creds: genesys.Credentials{TenantID: testenv.Name("tenant-"), Region: region,
-			ClientID: clientID, ClientSecret: clientSecret, Version: "1"}}
-	e.fake.AddClient(clientID, clientSecret)
+		creds: genesys.Credentials{TenantID: testenv.Name("tenant-"), Region: genesystest.Region,
+			ClientID: genesystest.ClientID, ClientSecret: genesystest.ClientSecret, Version: "1"}}
+	e.fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)
 	return e
 }
 
 // provider returns a new Provider (a "replica") on the env's Redis prefix.
-func (e *env) provider(t *testing.T, rdb redis.UniversalClient, cfg genesys.ProviderConfig) *genesys.Provider {
+func (e *env) provider(t *testing.T, rdb redis.UniversalClient, cfg tokencache.ProviderConfig) *tokencache.Provider {
 	t.Helper()
 	if rdb == nil {
 		rdb = e.rdb
@@ -105,7 +106,7 @@ func (e *env) provider(t *testing.T, rdb redis.UniversalClient, cfg genesys.Prov
 		cfg.Now = e.clock.Now
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	p, err := genesys.NewProvider(rdb, newClient(t, e.fake.URL, 0), e.sealer, cfg)
+	p, err := tokencache.NewProvider(rdb, genesystest.NewClient(t, e.fake.URL, 0), e.sealer, cfg)
 	if err != nil {
 		t.Fatalf("new provider: %v", err)
 	}
@@ -115,7 +116,7 @@ func (e *env) provider(t *testing.T, rdb redis.UniversalClient, cfg genesys.Prov
 func (e *env) tokenKey() string { return e.prefix + "token:genesys:" + e.creds.TenantID }
 
 // burst calls Token n times at once and returns the distinct tokens.
-func burst(t *testing.T, n int, providers []*genesys.Provider, creds genesys.Credentials) map[string]int {
+func burst(t *testing.T, n int, providers []*tokencache.Provider, creds genesys.Credentials) map[string]int {
 	t.Helper()
 	var mu sync.Mutex
 	seen := map[string]int{}

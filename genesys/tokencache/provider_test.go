@@ -1,4 +1,4 @@
-package genesys_test
+package tokencache_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"tenant-service/genesys"
 	"tenant-service/genesys/genesystest"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
 )
 
 func TestColdBurstMakesOneCall(t *testing.T) {
 	e := newEnv(t, genesystest.Config{Delay: 200 * time.Millisecond})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
-	seen := burst(t, 200, []*genesys.Provider{p}, e.creds)
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
+	seen := burst(t, 200, []*tokencache.Provider{p}, e.creds)
 	if n := e.fake.Calls(); n != 1 {
 		t.Errorf("calls to Genesys = %d, want 1", n)
 	}
@@ -33,9 +33,9 @@ func TestTwoReplicasShareOneRefresh(t *testing.T) {
 	}
 	other := redis.NewClient(opts)
 	t.Cleanup(func() { other.Close() })
-	replicas := []*genesys.Provider{
-		e.provider(t, nil, genesys.ProviderConfig{}),
-		e.provider(t, other, genesys.ProviderConfig{}),
+	replicas := []*tokencache.Provider{
+		e.provider(t, nil, tokencache.ProviderConfig{}),
+		e.provider(t, other, tokencache.ProviderConfig{}),
 	}
 	seen := burst(t, 200, replicas, e.creds)
 	if n := e.fake.Calls(); n != 1 {
@@ -48,12 +48,12 @@ func TestTwoReplicasShareOneRefresh(t *testing.T) {
 
 func TestWarmCacheMakesNoCall(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
-	first, err := e.provider(t, nil, genesys.ProviderConfig{}).Token(context.Background(), e.creds)
+	first, err := e.provider(t, nil, tokencache.ProviderConfig{}).Token(context.Background(), e.creds)
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
 	// A new Provider has an empty process: only Redis can answer it.
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	e.clock.Advance(time.Hour)
 	for range 20 {
 		tok, err := p.Token(context.Background(), e.creds)
@@ -84,7 +84,7 @@ func TestCacheTTLFollowsExpiresIn(t *testing.T) {
 	}
 	for _, tc := range cases {
 		e := newEnv(t, genesystest.Config{ExpiresIn: tc.expiresIn})
-		p := e.provider(t, nil, genesys.ProviderConfig{})
+		p := e.provider(t, nil, tokencache.ProviderConfig{})
 		if _, err := p.Token(context.Background(), e.creds); err != nil {
 			t.Fatalf("token: %v", err)
 		}
@@ -109,7 +109,7 @@ func TestCacheTTLFollowsExpiresIn(t *testing.T) {
 
 func TestCachedValueIsSealed(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
-	tok, err := e.provider(t, nil, genesys.ProviderConfig{}).Token(context.Background(), e.creds)
+	tok, err := e.provider(t, nil, tokencache.ProviderConfig{}).Token(context.Background(), e.creds)
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
@@ -117,7 +117,7 @@ func TestCachedValueIsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the token is not under %s: %v", e.tokenKey(), err)
 	}
-	if strings.Contains(raw, tok.AccessToken) || strings.Contains(raw, clientSecret) {
+	if strings.Contains(raw, tok.AccessToken) || strings.Contains(raw, genesystest.ClientSecret) {
 		t.Errorf("cached value holds a plaintext secret: %s", raw)
 	}
 	if !strings.Contains(raw, "test:v1:") {
@@ -127,7 +127,7 @@ func TestCachedValueIsSealed(t *testing.T) {
 
 func TestInvalidate(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	ctx := context.Background()
 	first, _ := p.Token(ctx, e.creds)
 	if err := p.Invalidate(ctx, e.creds.TenantID); err != nil {
@@ -141,7 +141,7 @@ func TestInvalidate(t *testing.T) {
 
 func TestStaleTokenIsRefreshed(t *testing.T) {
 	e := newEnv(t, genesystest.Config{ExpiresIn: 3600})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	first, _ := p.Token(context.Background(), e.creds)
 	// Within 5 minutes of expiry the token is no longer handed out.
 	e.clock.Advance(3301 * time.Second)

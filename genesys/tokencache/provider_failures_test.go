@@ -1,4 +1,4 @@
-package genesys_test
+package tokencache_test
 
 import (
 	"context"
@@ -10,13 +10,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"tenant-service/genesys"
 	"tenant-service/genesys/genesystest"
+	"tenant-service/genesys/tokencache"
 )
 
 func TestRotatedCredentialsFetchAtOnce(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	ctx := context.Background()
 	first, err := p.Token(ctx, e.creds)
 	if err != nil {
@@ -41,13 +41,13 @@ func TestRotatedCredentialsFetchAtOnce(t *testing.T) {
 
 func TestRefusalIsCachedBriefly(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
-	p := e.provider(t, nil, genesys.ProviderConfig{RefusalTTL: 30 * time.Second})
+	p := e.provider(t, nil, tokencache.ProviderConfig{RefusalTTL: 30 * time.Second})
 	ctx := context.Background()
 	bad := e.creds
 	bad.ClientSecret = "wrong-secret-abcdefghijklmnop"
 
 	_, err := p.Token(ctx, bad)
-	ge := asError(t, err)
+	ge := genesystest.AsError(t, err, genesystest.ClientSecret)
 	if ge.HTTPStatus != http.StatusUnauthorized || ge.Code != "invalid_client" || ge.Description != "client authentication failed" || ge.Cached {
 		t.Fatalf("refusal = %+v", ge)
 	}
@@ -56,8 +56,8 @@ func TestRefusalIsCachedBriefly(t *testing.T) {
 	}
 
 	// Other replicas and later requests get the refusal without asking.
-	_, err = e.provider(t, nil, genesys.ProviderConfig{}).Token(ctx, bad)
-	if ge := asError(t, err); !ge.Cached || ge.Code != "invalid_client" || ge.ContextID == "" || e.fake.Calls() != 1 {
+	_, err = e.provider(t, nil, tokencache.ProviderConfig{}).Token(ctx, bad)
+	if ge := genesystest.AsError(t, err, genesystest.ClientSecret); !ge.Cached || ge.Code != "invalid_client" || ge.ContextID == "" || e.fake.Calls() != 1 {
 		t.Errorf("cached refusal = %+v after %d calls", ge, e.fake.Calls())
 	}
 	raw, _ := e.rdb.Get(ctx, e.tokenKey()).Result()
@@ -79,9 +79,9 @@ func TestRefusalIsCachedBriefly(t *testing.T) {
 func TestTransientFailureIsRetriedSoon(t *testing.T) {
 	e := newEnv(t, genesystest.Config{})
 	e.fake.Fail(genesystest.Failure{Status: http.StatusServiceUnavailable, Times: 1})
-	p := e.provider(t, nil, genesys.ProviderConfig{FailureTTL: 2 * time.Second})
+	p := e.provider(t, nil, tokencache.ProviderConfig{FailureTTL: 2 * time.Second})
 	_, err := p.Token(context.Background(), e.creds)
-	if ge := asError(t, err); ge.HTTPStatus != http.StatusServiceUnavailable || ge.Refused() {
+	if ge := genesystest.AsError(t, err, genesystest.ClientSecret); ge.HTTPStatus != http.StatusServiceUnavailable || ge.Refused() {
 		t.Fatalf("503 = %+v", ge)
 	}
 	e.clock.Advance(3 * time.Second)
@@ -92,7 +92,7 @@ func TestTransientFailureIsRetriedSoon(t *testing.T) {
 
 func TestCallerGivingUpDoesNotCancelRefresh(t *testing.T) {
 	e := newEnv(t, genesystest.Config{Delay: 300 * time.Millisecond})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := p.Token(ctx, e.creds); !errors.Is(err, context.DeadlineExceeded) {
@@ -117,7 +117,7 @@ func TestLockOfADeadReplicaExpires(t *testing.T) {
 	if err := e.rdb.Set(context.Background(), lockKey, "dead-replica", 300*time.Millisecond).Err(); err != nil {
 		t.Fatal(err)
 	}
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	if _, err := p.Token(context.Background(), e.creds); err != nil || e.fake.Calls() != 1 {
 		t.Errorf("after the dead lock: %d calls, err %v", e.fake.Calls(), err)
 	}
@@ -130,9 +130,9 @@ func TestRedisDownStillAnswers(t *testing.T) {
 	e := newEnv(t, genesystest.Config{Delay: 100 * time.Millisecond})
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { down.Close() })
-	p := e.provider(t, down, genesys.ProviderConfig{})
+	p := e.provider(t, down, tokencache.ProviderConfig{})
 
-	seen := burst(t, 50, []*genesys.Provider{p}, e.creds)
+	seen := burst(t, 50, []*tokencache.Provider{p}, e.creds)
 	if len(seen) != 1 || e.fake.Calls() != 1 {
 		t.Fatalf("with Redis down: %d calls, tokens %v", e.fake.Calls(), seen)
 	}
@@ -159,17 +159,17 @@ func TestRedisDownStillAnswers(t *testing.T) {
 }
 
 func TestProviderValidation(t *testing.T) {
-	_, err := genesys.NewProvider(nil, nil, nil, genesys.ProviderConfig{LockTTL: time.Minute, RefusalTTL: -1})
+	_, err := tokencache.NewProvider(nil, nil, nil, tokencache.ProviderConfig{LockTTL: time.Minute, RefusalTTL: -1})
 	for _, want := range []string{"redis", "fetcher", "sealer", "refusal TTL", "refresh timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewProvider error %v does not mention %s", err, want)
 		}
 	}
 	e := newEnv(t, genesystest.Config{})
-	p := e.provider(t, nil, genesys.ProviderConfig{})
+	p := e.provider(t, nil, tokencache.ProviderConfig{})
 	incomplete := e.creds
 	incomplete.ClientSecret = ""
-	if _, err := p.Token(context.Background(), incomplete); !errors.Is(err, genesys.ErrIncompleteCredentials) {
+	if _, err := p.Token(context.Background(), incomplete); !errors.Is(err, tokencache.ErrIncompleteCredentials) {
 		t.Errorf("incomplete credentials: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package genesys_test
+package tokencache_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"tenant-service/genesys"
 	"tenant-service/genesys/genesystest"
+	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
 )
 
@@ -13,17 +14,17 @@ import (
 func BenchmarkWarmToken(b *testing.B) {
 	rdb, prefix := testenv.NewRedis(b)
 	fake := genesystest.NewServer(b, genesystest.Config{})
-	fake.AddClient(clientID, clientSecret)
+	fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)
 	client, err := genesys.NewClient(genesys.ClientConfig{LoginURL: fake.URL})
 	if err != nil {
 		b.Fatal(err)
 	}
 	sealer := newSealer(b)
-	p, err := genesys.NewProvider(rdb, client, sealer, genesys.ProviderConfig{KeyPrefix: prefix})
+	p, err := tokencache.NewProvider(rdb, client, sealer, tokencache.ProviderConfig{KeyPrefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}
-	creds := genesys.Credentials{TenantID: testenv.Name("tenant-"), Region: region, ClientID: clientID, ClientSecret: clientSecret, Version: "1"}
+	creds := genesys.Credentials{TenantID: testenv.Name("tenant-"), Region: genesystest.Region, ClientID: genesystest.ClientID, ClientSecret: genesystest.ClientSecret, Version: "1"}
 	ctx := context.Background()
 	if _, err := p.Token(ctx, creds); err != nil {
 		b.Fatal(err)
