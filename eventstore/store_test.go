@@ -12,6 +12,7 @@ import (
 	"tenant-service/eventstore"
 	"tenant-service/eventstore/storetest"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -41,7 +42,7 @@ func TestNotifierWakesOnAppend(t *testing.T) {
 	s, pool := newStore(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n := eventstore.NewNotifier(pool, testLogger())
+	n := eventstore.NewNotifier(pool, testkit.Logger())
 	go n.Run(ctx)
 	ch, stop := n.Subscribe()
 	defer stop()

@@ -3,9 +3,7 @@ package messaging
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
@@ -13,12 +11,8 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 )
-
-// testLog logs warnings and errors to stderr, so a failing test shows why.
-func testLog() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
 
 // topology gives a test its own exchange and deletes it and the test's
 // queues afterwards.
@@ -63,7 +57,7 @@ func (tp *topology) relay(t testing.TB, amqpURL string, cfg RelayConfig) *Relay 
 		amqpURL = tp.url
 	}
 	cfg.Exchange = tp.exchange
-	r, err := NewRelay(amqpURL, testLog(), cfg)
+	r, err := NewRelay(amqpURL, testkit.Logger(), cfg)
 	if err != nil {
 		t.Fatalf("new relay: %v", err)
 	}
@@ -74,13 +68,7 @@ func (tp *topology) relay(t testing.TB, amqpURL string, cfg RelayConfig) *Relay 
 // waitReady waits (bounded) until the relay is connected.
 func waitReady(t testing.TB, r *Relay) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for r.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("relay not connected after 20s: %v", r.Ready())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, r.Ready)
 }
 
 // viaProxy returns the AMQP URL with its host replaced by addr.

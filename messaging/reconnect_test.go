@@ -11,6 +11,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/internal/tcpproxy"
+	"tenant-service/internal/testkit"
 )
 
 // newProxy puts a cuttable TCP proxy in front of the test broker.
@@ -32,17 +33,7 @@ func newProxy(t *testing.T, amqpURL string) *tcpproxy.Proxy {
 // relay reports it confirmed (bounded).
 func handleUntilOK(t *testing.T, r *Relay, events []domain.StoredEvent) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		err := handle(r, events)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch still failing after 45s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, 45*time.Second, func() error { return handle(r, events) })
 }
 
 // handleBounded runs Handle and fails the test if it does not return within
@@ -77,13 +68,7 @@ func TestRelayConnectionCutAndRestored(t *testing.T) {
 	if err := handleBounded(t, r, second, 15*time.Second); err == nil {
 		t.Fatal("Handle succeeded while the broker was unreachable")
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for r.Ready() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("Ready still nil 15s after the connection was cut")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Until(t, 15*time.Second, "Ready to report the cut connection", func() bool { return r.Ready() != nil })
 
 	// Broker back: the relay reconnects and the retried batch goes through.
 	if err := proxy.Restore(); err != nil {

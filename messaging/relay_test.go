@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 )
 
 func TestRelayPublishesEveryEventType(t *testing.T) {
@@ -171,7 +172,7 @@ func TestRelayWithoutBrokerFailsFast(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens here now: connections are refused
-	r, err := NewRelay("amqp://guest:guest@"+addr+"/", testLog(), RelayConfig{Exchange: "test.nobroker"})
+	r, err := NewRelay("amqp://guest:guest@"+addr+"/", testkit.Logger(), RelayConfig{Exchange: "test.nobroker"})
 	if err != nil {
 		t.Fatalf("new relay: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 )
 
 // recorder is a Handler that records what it was given; fail decides
@@ -73,7 +74,7 @@ func (r *recorder) snapshot() ([]Envelope, map[string]int) {
 func (tp *topology) runSubscriber(t *testing.T, cfg SubscriberConfig, h Handler) {
 	t.Helper()
 	cfg.Exchange, cfg.Queue = tp.exchange, tp.queueName()
-	s, err := NewSubscriber(tp.url, testLog(), cfg)
+	s, err := NewSubscriber(tp.url, testkit.Logger(), cfg)
 	if err != nil {
 		t.Fatalf("new subscriber: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -25,7 +26,7 @@ func TestRebuildMatchesIncrementalProjection(t *testing.T) {
 		w.step()
 	}
 	head := f.head()
-	eventually(t, 30*time.Second, "incremental projection caught up", func() bool {
+	testkit.Until(t, 30*time.Second, "incremental projection caught up", func() bool {
 		return status(t, r, projections.RedisTenantsName).Position == head
 	})
 	incrementalRedis, incrementalPG := f.dumpRedis(), f.dumpPG()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,16 +13,9 @@ import (
 	"tenant-service/domain"
 	"tenant-service/eventstore"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
-
-// testLog shows warnings and errors when PROJECTIONS_TEST_LOG is set.
-func testLog() *slog.Logger {
-	if os.Getenv("PROJECTIONS_TEST_LOG") != "" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // fastRunner is a runner config that keeps tests quick.
 var fastRunner = projections.RunnerConfig{
@@ -52,7 +43,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, pool: pool, store: store, repo: eventstore.NewRepository(store), tenants: tenants,
-		notifier: eventstore.NewNotifier(pool, testLog())}
+		notifier: eventstore.NewNotifier(pool, testkit.Logger())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = f.notifier.Run(ctx) }()
@@ -62,7 +53,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) runner(cfg projections.RunnerConfig) *projections.Runner {
 	f.t.Helper()
-	r, err := projections.NewRunner(f.pool, f.store, f.notifier, testLog(), cfg)
+	r, err := projections.NewRunner(f.pool, f.store, f.notifier, testkit.Logger(), cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -115,18 +106,6 @@ func start(t testing.TB, r *projections.Runner, p projections.Projector) (stop f
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
 	return stop
-}
-
-// eventually polls cond until it holds or the (generous) timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // status returns the named projector's status, or a zero one.

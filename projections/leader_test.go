@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -59,11 +60,11 @@ func TestOneLeaderPerProjectorAndTakeover(t *testing.T) {
 	const name = "test.leader"
 	a, b := &recorder{name: name}, &recorder{name: name}
 	stopA := start(t, f.runner(fastRunner), a)
-	eventually(t, 10*time.Second, "a leads", func() bool { return f.lockHolder(name) != 0 })
+	testkit.Until(t, 10*time.Second, "a leads", func() bool { return f.lockHolder(name) != 0 })
 	stopB := start(t, f.runner(fastRunner), b)
 
 	head := addTenants(f, 30)
-	eventually(t, 20*time.Second, "first events handled", func() bool { return union(a, b) >= int(head) })
+	testkit.Until(t, 20*time.Second, "first events handled", func() bool { return union(a, b) >= int(head) })
 	// Give a second leader, if there were one, time to handle the same events.
 	time.Sleep(3 * fastRunner.PollInterval)
 	if p, twice := handledTwice(a, b); twice {
@@ -76,7 +77,7 @@ func TestOneLeaderPerProjectorAndTakeover(t *testing.T) {
 	// The leader stops: the follower takes over.
 	stopA()
 	more := addTenants(f, 5)
-	eventually(t, 20*time.Second, "takeover after the leader stopped", func() bool { return b.last() >= more })
+	testkit.Until(t, 20*time.Second, "takeover after the leader stopped", func() bool { return b.last() >= more })
 
 	// The new leader's lock connection is killed: it stops and a restarted
 	// replica (or itself, re-contending) carries on.
@@ -89,12 +90,12 @@ func TestOneLeaderPerProjectorAndTakeover(t *testing.T) {
 	if _, err := f.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, holder); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "a new lock holder", func() bool {
+	testkit.Until(t, 20*time.Second, "a new lock holder", func() bool {
 		h := f.lockHolder(name)
 		return h != 0 && h != holder
 	})
 	last := addTenants(f, 5)
-	eventually(t, 20*time.Second, "events after the kill handled", func() bool { return union(a, b, c) >= int(last) })
+	testkit.Until(t, 20*time.Second, "events after the kill handled", func() bool { return union(a, b, c) >= int(last) })
 	time.Sleep(3 * fastRunner.PollInterval)
 	if p, twice := handledTwice(a, b, c); twice {
 		t.Fatalf("position %d handled twice after the takeover", p)
@@ -130,12 +131,12 @@ func TestLeaderLosingItsConnectionStopsHandling(t *testing.T) {
 	}
 	// The checkpoint can only move through the lock connection, so the
 	// killed term cannot advance it; the runner contends again and finishes.
-	eventually(t, 20*time.Second, "re-contended", func() bool {
+	testkit.Until(t, 20*time.Second, "re-contended", func() bool {
 		h := f.lockHolder(name)
 		return h != 0 && h != holder
 	})
 	head := f.head()
-	eventually(t, 30*time.Second, "caught up after re-contending", func() bool {
+	testkit.Until(t, 30*time.Second, "caught up after re-contending", func() bool {
 		return status(t, r, name).Position == head
 	})
 	// Every event was handled at least once, in order, with no gap.

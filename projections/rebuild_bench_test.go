@@ -9,6 +9,7 @@ import (
 	"tenant-service/domain"
 	"tenant-service/eventstore"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -67,7 +68,7 @@ func BenchmarkReplayAfterRedisLoss100k(b *testing.B) {
 		v, _ := rdb.Get(ctx, marker).Int64()
 		return domain.Position(v)
 	}
-	eventually(b, 5*time.Minute, "caught up", func() bool { return applied() >= head })
+	testkit.Until(b, 5*time.Minute, "caught up", func() bool { return applied() >= head })
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()

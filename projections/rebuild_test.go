@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -39,7 +40,7 @@ func TestRebuildIsDoneByTheRunningLeader(t *testing.T) {
 	leader := &recorder{name: name}
 	r := f.runner(fastRunner)
 	start(t, r, leader)
-	eventually(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
+	testkit.Until(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
 
 	cli := &recorder{name: name} // the operator command's instance: must stay idle
 	var progress progressLog
@@ -78,7 +79,7 @@ func TestRebuildRunsInProcessWithoutLeader(t *testing.T) {
 	r := f.runner(fastRunner)
 	first := &recorder{name: name}
 	stop := start(t, r, first)
-	eventually(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
+	testkit.Until(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
 	stop()
 
 	cli := &recorder{name: name}
@@ -112,7 +113,7 @@ func TestRebuildTakesOverWhenTheLeaderStops(t *testing.T) {
 	r := f.runner(cfg)
 	leader := &recorder{name: name}
 	stop := start(t, r, leader)
-	eventually(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
+	testkit.Until(t, 20*time.Second, "catch-up", func() bool { return status(t, r, name).Position == head })
 	leader.mu.Lock()
 	leader.delay = 100 * time.Millisecond // the replay is slow ...
 	leader.mu.Unlock()
@@ -120,7 +121,7 @@ func TestRebuildTakesOverWhenTheLeaderStops(t *testing.T) {
 	cli := &recorder{name: name}
 	done := make(chan error, 1)
 	go func() { done <- f.runner(cfg).Rebuild(context.Background(), cli, nil) }()
-	eventually(t, 20*time.Second, "the leader replaying", func() bool {
+	testkit.Until(t, 20*time.Second, "the leader replaying", func() bool {
 		s := status(t, r, name)
 		return s.Generation == 1 && s.Position > 0
 	})

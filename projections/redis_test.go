@@ -15,6 +15,7 @@ import (
 	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -38,7 +39,7 @@ func (f *redisFixture) projector(client redis.UniversalClient) *projections.Redi
 	if client == nil {
 		client = f.rdb
 	}
-	p, err := projections.NewRedisTenants(client, f.tenants, projections.RedisConfig{Prefix: f.prefix, Log: testLog(), ResetBatch: 7})
+	p, err := projections.NewRedisTenants(client, f.tenants, projections.RedisConfig{Prefix: f.prefix, Log: testkit.Logger(), ResetBatch: 7})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 			t.StoreWhatsAppToken(secret("wa-token"), nil, "manual"))
 	})
 	st := f.exec(a, func(*domain.Tenant) error { return nil })
-	eventually(t, wait, "keys of the new tenant", func() bool {
+	testkit.Until(t, wait, "keys of the new tenant", func() bool {
 		return f.pointsAt(f.keys.Tenant(a), a, st.Version) && f.pointsAt(f.keys.Phone("p2"), a, st.Version) &&
 			f.pointsAt(f.keys.Integration("int-1"), a, st.Version)
 	})
@@ -119,7 +120,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	st = f.exec(a, func(t *domain.Tenant) error {
 		return t.SetGenesysCredentials("client-2", "mypurecloud.de", secret("s3cret-two"))
 	})
-	eventually(t, wait, "rotation projected", func() bool { return f.pointsAt(f.keys.Tenant(a), a, st.Version) })
+	testkit.Until(t, wait, "rotation projected", func() bool { return f.pointsAt(f.keys.Tenant(a), a, st.Version) })
 	if f.exists(tokencache.TokenKey(f.prefix, string(a))) || !f.exists(f.keys.WhatsAppToken(a)) {
 		t.Fatal("after CredentialsRotated token:genesys must be gone and token:whatsapp kept")
 	}
@@ -132,7 +133,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 		}
 		return t.SetGenesysCredentials("b-2", "mypurecloud.de", secret("b-secret-two"))
 	})
-	eventually(t, wait, "rotation of Bravo projected", func() bool { return f.pointsAt(f.keys.Tenant(rot), rot, stRot.Version) })
+	testkit.Until(t, wait, "rotation of Bravo projected", func() bool { return f.pointsAt(f.keys.Tenant(rot), rot, stRot.Version) })
 	if !f.exists(tokencache.TokenKey(f.prefix, string(rot))) {
 		t.Fatal("a token fetched after the rotation was dropped")
 	}
@@ -141,7 +142,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	st = f.exec(a, func(t *domain.Tenant) error {
 		return errors.Join(t.UnlinkWABA("p1"), t.LinkGenesysIntegration("int-2", nil), t.Suspend("unpaid"))
 	})
-	eventually(t, wait, "unlink and integration change", func() bool {
+	testkit.Until(t, wait, "unlink and integration change", func() bool {
 		return f.pointsAt(f.keys.Integration("int-2"), a, st.Version) && !f.exists(f.keys.Phone("p1")) &&
 			!f.exists(f.keys.Integration("int-1"))
 	})
@@ -156,7 +157,7 @@ func TestRedisKeysFollowTheTenantLifecycle(t *testing.T) {
 	})
 	f.rdb.Set(ctx, tokencache.TokenKey(f.prefix, string(a)), "cached", 0)
 	st = f.exec(a, func(t *domain.Tenant) error { return t.Delete("closed") })
-	eventually(t, wait, "deletion projected", func() bool {
+	testkit.Until(t, wait, "deletion projected", func() bool {
 		return !f.exists(f.keys.Tenant(a)) && !f.exists(f.keys.Phone("p2")) && !f.exists(f.keys.Integration("int-2"))
 	})
 	if f.exists(tokencache.TokenKey(f.prefix, string(a))) || f.exists(f.keys.WhatsAppToken(a)) {
@@ -181,7 +182,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 	for range 4 {
 		ids = append(ids, f.create("before"))
 	}
-	eventually(t, 20*time.Second, "first keys", func() bool {
+	testkit.Until(t, 20*time.Second, "first keys", func() bool {
 		return status(t, r, projections.RedisTenantsName).Position == f.head()
 	})
 
@@ -193,7 +194,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 			return t.LinkWABA(domain.WABALinked{WABAID: "w", PhoneNumberID: "outage-" + string(id[:8]) + string(rune('a'+i))})
 		})
 	}
-	eventually(t, 20*time.Second, "the outage noticed", func() bool {
+	testkit.Until(t, 20*time.Second, "the outage noticed", func() bool {
 		return status(t, r, projections.RedisTenantsName).LastError != ""
 	})
 	if s := status(t, r, projections.RedisTenantsName); s.Position == f.head() {
@@ -201,7 +202,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 	}
 	tcpproxy.MustRestore(t, proxy)
 
-	eventually(t, 30*time.Second, "caught up after the outage", func() bool {
+	testkit.Until(t, 30*time.Second, "caught up after the outage", func() bool {
 		s := status(t, r, projections.RedisTenantsName)
 		return s.Position == f.head() && s.LastError == ""
 	})
@@ -230,7 +231,7 @@ func TestRedisDataLossIsDetectedAndReplayed(t *testing.T) {
 	st := f.exec(id, func(t *domain.Tenant) error {
 		return t.LinkWABA(domain.WABALinked{WABAID: "w", PhoneNumberID: "loss-" + string(id)})
 	})
-	eventually(t, 20*time.Second, "keys", func() bool { return f.pointsAt(f.keys.Phone("loss-"+string(id)), id, st.Version) })
+	testkit.Until(t, 20*time.Second, "keys", func() bool { return f.pointsAt(f.keys.Phone("loss-"+string(id)), id, st.Version) })
 
 	// Redis restarts empty: every key of this deployment is gone.
 	ctx := context.Background()
@@ -241,7 +242,7 @@ func TestRedisDataLossIsDetectedAndReplayed(t *testing.T) {
 	if iter.Err() != nil {
 		t.Fatal(iter.Err())
 	}
-	eventually(t, 20*time.Second, "keys replayed after the loss", func() bool {
+	testkit.Until(t, 20*time.Second, "keys replayed after the loss", func() bool {
 		return f.pointsAt(f.keys.Phone("loss-"+string(id)), id, st.Version) && f.pointsAt(f.keys.Tenant(id), id, st.Version)
 	})
 	if s := status(t, r, projections.RedisTenantsName); s.Generation != 1 {

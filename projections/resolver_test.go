@@ -12,6 +12,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/internal/tcpproxy"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -32,7 +33,7 @@ func TestResolverReadsRedisFirstAndRefillsFromPostgres(t *testing.T) {
 	t.Parallel()
 	f := newRedisFixture(t)
 	ctx := context.Background()
-	res := projections.NewResolver(f.rdb, f.prefix, f.tenants, testLog())
+	res := projections.NewResolver(f.rdb, f.prefix, f.tenants, testkit.Logger())
 	id, st := f.linkedTenant("Acme", "res-p1", "res-i1")
 
 	// No projector runs: Redis misses, PostgreSQL answers and the key is refilled.
@@ -85,11 +86,11 @@ func TestResolverStatusesAndDeletion(t *testing.T) {
 	t.Parallel()
 	f := newRedisFixture(t)
 	ctx := context.Background()
-	res := projections.NewResolver(f.rdb, f.prefix, f.tenants, testLog())
+	res := projections.NewResolver(f.rdb, f.prefix, f.tenants, testkit.Logger())
 	start(t, f.runner(fastRunner), f.projector(nil))
 	id, _ := f.linkedTenant("Acme", "st-p1", "st-i1")
 	st := f.exec(id, func(t *domain.Tenant) error { return t.Suspend("unpaid") })
-	eventually(t, 20*time.Second, "projected", func() bool { return f.pointsAt(f.keys.Phone("st-p1"), id, st.Version) })
+	testkit.Until(t, 20*time.Second, "projected", func() bool { return f.pointsAt(f.keys.Phone("st-p1"), id, st.Version) })
 	if c, err := decoded(res.ByPhoneNumber(ctx, "st-p1", 0)); err != nil || c.Status != domain.StatusSuspended {
 		t.Fatalf("suspended tenant: %+v, %v; want it resolved with its status", c, err)
 	}
@@ -101,7 +102,7 @@ func TestResolverStatusesAndDeletion(t *testing.T) {
 		func() (projections.Context, error) { return decoded(res.ByIntegration(ctx, "st-i1", 0)) },
 		func() (projections.Context, error) { return decoded(res.ByTenant(ctx, id, 0)) },
 	} {
-		eventually(t, 20*time.Second, "deleted tenant no longer resolving", func() bool {
+		testkit.Until(t, 20*time.Second, "deleted tenant no longer resolving", func() bool {
 			_, err := get()
 			return errors.Is(err, domain.ErrTenantNotFound)
 		})
@@ -126,7 +127,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	ln.Close()
 	dead := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer dead.Close()
-	res := projections.NewResolver(dead, f.prefix, f.tenants, testLog())
+	res := projections.NewResolver(dead, f.prefix, f.tenants, testkit.Logger())
 	for range 10 { // past the breaker threshold
 		c, err := decoded(res.ByPhoneNumber(ctx, "down-p1", 0))
 		if err != nil || c.TenantID != id || c.Version != st.Version {
@@ -142,7 +143,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 
 	// Through a proxy: a hanging Redis, then a recovered one.
 	proxy, client := proxiedRedis(t)
-	res = projections.NewResolver(client, f.prefix, f.tenants, testLog(),
+	res = projections.NewResolver(client, f.prefix, f.tenants, testkit.Logger(),
 		projections.ResolverConfig{RedisTimeout: 50 * time.Millisecond, BreakerCooldown: 100 * time.Millisecond})
 	proxy.Cut()
 	proxy.Pause() // new connections are accepted but never answered
@@ -159,7 +160,7 @@ func TestResolverAnswersWithRedisDown(t *testing.T) {
 	cached.Name = "from redis"
 	raw, _ := jsonMarshal(cached)
 	f.rdb.Set(ctx, f.keys.Tenant(id), raw, 0)
-	eventually(t, 20*time.Second, "Redis used again after it recovered", func() bool {
+	testkit.Until(t, 20*time.Second, "Redis used again after it recovered", func() bool {
 		c, err := decoded(res.ByTenant(ctx, id, 0))
 		return err == nil && c.Name == "from redis"
 	})

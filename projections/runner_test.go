@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -30,13 +31,13 @@ func TestRunnerCatchesUpAndFollows(t *testing.T) {
 	rec := &recorder{name: "test.follow"}
 	start(t, r, rec)
 
-	eventually(t, 20*time.Second, "catch-up", func() bool { return rec.last() >= first })
+	testkit.Until(t, 20*time.Second, "catch-up", func() bool { return rec.last() >= first })
 	second := addTenants(f, 5)
-	eventually(t, 20*time.Second, "following new events", func() bool { return rec.last() >= second })
+	testkit.Until(t, 20*time.Second, "following new events", func() bool { return rec.last() >= second })
 	if err := contiguous(rec.positions(), 1, second); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "checkpoint persisted", func() bool {
+	testkit.Until(t, 10*time.Second, "checkpoint persisted", func() bool {
 		s := status(t, r, rec.name)
 		return s.Position == second && s.Head == second && s.Lag == 0 && s.Leader
 	})
@@ -52,13 +53,13 @@ func TestRunnerResumesFromCheckpoint(t *testing.T) {
 	r := f.runner(fastRunner)
 	first := &recorder{name: "test.resume"}
 	stop := start(t, r, first)
-	eventually(t, 20*time.Second, "first run", func() bool { return status(t, r, first.name).Position == head })
+	testkit.Until(t, 20*time.Second, "first run", func() bool { return status(t, r, first.name).Position == head })
 	stop()
 
 	more := addTenants(f, 10)
 	second := &recorder{name: "test.resume"}
 	start(t, f.runner(fastRunner), second)
-	eventually(t, 20*time.Second, "second run", func() bool { return second.last() >= more })
+	testkit.Until(t, 20*time.Second, "second run", func() bool { return second.last() >= more })
 	if err := contiguous(second.positions(), head+1, more); err != nil {
 		t.Fatalf("second run did not resume after checkpoint %d: %v", head, err)
 	}
@@ -86,10 +87,10 @@ func TestRunnerRetriesFailedBatchWithoutSkipping(t *testing.T) {
 	r := f.runner(fastRunner)
 	start(t, r, rec)
 
-	eventually(t, 20*time.Second, "the failure recorded", func() bool {
+	testkit.Until(t, 20*time.Second, "the failure recorded", func() bool {
 		return status(t, r, rec.name).LastError != ""
 	})
-	eventually(t, 20*time.Second, "all events handled", func() bool { return rec.last() >= head })
+	testkit.Until(t, 20*time.Second, "all events handled", func() bool { return rec.last() >= head })
 	if err := contiguous(rec.positions(), 1, head); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestRunnerRetriesFailedBatchWithoutSkipping(t *testing.T) {
 	if fails != 6 || calls < 6+2 {
 		t.Fatalf("failures = %d, calls = %d; want 6 failures and retries", fails, calls)
 	}
-	eventually(t, 10*time.Second, "error cleared", func() bool {
+	testkit.Until(t, 10*time.Second, "error cleared", func() bool {
 		s := status(t, r, rec.name)
 		return s.LastError == "" && s.Position == head
 	})
@@ -132,7 +133,7 @@ func TestRunnerStopsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, &recorder{name: "test.stop"}) }()
-	eventually(t, 10*time.Second, "leadership", func() bool { return status(t, r, "test.stop").Leader })
+	testkit.Until(t, 10*time.Second, "leadership", func() bool { return status(t, r, "test.stop").Leader })
 	cancel()
 	select {
 	case err := <-done:
@@ -142,5 +143,5 @@ func TestRunnerStopsWithContext(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after ctx ended")
 	}
-	eventually(t, 10*time.Second, "lock released", func() bool { return !status(t, r, "test.stop").Leader })
+	testkit.Until(t, 10*time.Second, "lock released", func() bool { return !status(t, r, "test.stop").Leader })
 }

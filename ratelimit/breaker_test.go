@@ -2,13 +2,14 @@ package ratelimit
 
 import (
 	"errors"
+	"tenant-service/internal/testkit"
 	"testing"
 	"time"
 )
 
 func TestBreaker(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	var changes []bool
 	b := &breaker{threshold: 2, cooldown: time.Second, now: clock.Now,
 		onChange: func(open bool, _ error) { changes = append(changes, open) }}

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 )
 
 // commandCounter counts the script calls a client makes (retries included
@@ -144,7 +145,7 @@ func TestRecoversAfterOutage(t *testing.T) {
 	rdb, sw, prefix := newSwitchableClient(t)
 	var cmds commandCounter
 	rdb.AddHook(&cmds)
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	var logs logBuffer
 	l, err := New(rdb, Config{Prefix: prefix, FailureThreshold: 2, Cooldown: time.Second,
 		Now: clock.Now, Log: logs.logger()})

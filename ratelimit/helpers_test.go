@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -90,26 +89,6 @@ func newSwitchableClient(t testing.TB) (*redis.Client, *switchable, string) {
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })
 	return client, sw, prefix
-}
-
-// fakeClock is a settable clock for the circuit breaker.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // logBuffer is a goroutine-safe JSON log sink.

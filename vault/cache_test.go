@@ -2,24 +2,12 @@ package vault
 
 import (
 	"crypto/cipher"
-	"sync"
 	"testing"
 	"time"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func testAEAD(t *testing.T) cipher.AEAD {
 	t.Helper()
@@ -31,15 +19,15 @@ func testAEAD(t *testing.T) cipher.AEAD {
 }
 
 func TestKeyCacheExpires(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	c := newKeyCache(time.Minute, 10, clock.now)
+	clock := testkit.NewClockAt(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := newKeyCache(time.Minute, 10, clock.Now)
 	tenant := domain.NewTenantID()
 	c.put(tenant, testAEAD(t), c.generation())
-	clock.add(59 * time.Second)
+	clock.Advance(59 * time.Second)
 	if _, ok := c.get(tenant); !ok {
 		t.Fatal("key gone before its TTL")
 	}
-	clock.add(time.Second)
+	clock.Advance(time.Second)
 	if _, ok := c.get(tenant); ok {
 		t.Fatal("key still cached after its TTL")
 	}
@@ -49,9 +37,9 @@ func TestKeyCacheExpires(t *testing.T) {
 }
 
 func TestKeyCacheIsBounded(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
+	clock := testkit.NewClockAt(time.Now())
 	const max = 50
-	c := newKeyCache(time.Minute, max, clock.now)
+	c := newKeyCache(time.Minute, max, clock.Now)
 	a := testAEAD(t)
 	ids := make([]domain.TenantID, 0, 3*max)
 	for range 3 * max {

@@ -19,6 +19,7 @@ import (
 	"tenant-service/eventstore"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -109,7 +110,7 @@ func (tp *eventTap) deliveries() []delivery {
 // waitAll waits (bounded) until every event of the list arrived at least once.
 func (tp *eventTap) waitAll(t *testing.T, within time.Duration, events []committed) {
 	t.Helper()
-	eventually(t, within, func() error {
+	testkit.Eventually(t, within, func() error {
 		seen := map[string]bool{}
 		for _, d := range tp.deliveries() {
 			seen[d.MessageId] = true

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/internal/tcpproxy"
+	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -92,7 +93,7 @@ func newRig(t *testing.T, f fault) *rig {
 		r.reps = append(r.reps, rep)
 		if i == 0 {
 			// The first replica leads both projectors before any other starts.
-			eventually(t, 30*time.Second, func() error {
+			testkit.Eventually(t, 30*time.Second, func() error {
 				if !leaderHeld(t, r.pool, messaging.RelayName) || !leaderHeld(t, r.pool, projections.RedisTenantsName) {
 					return errorf("the first replica does not lead yet")
 				}
@@ -252,7 +253,7 @@ func (w *workload) attemptsOf(phase string) []attempt {
 func (r *rig) converged() map[string]int {
 	t := r.t
 	t.Helper()
-	eventually(t, 90*time.Second, func() error {
+	testkit.Eventually(t, 90*time.Second, func() error {
 		for _, p := range []string{messaging.RelayName, projections.RedisTenantsName} {
 			if cp, head, lastErr := progress(t, r.pool, p); cp != head || lastErr != "" {
 				return errorf("%s at %d of %d, last error %q", p, cp, head, lastErr)
@@ -263,7 +264,7 @@ func (r *rig) converged() map[string]int {
 	events := committedEvents(t, r.pool)
 	r.tap.waitAll(t, 60*time.Second, events)
 	copies := checkDelivered(t, r.tap.deliveries(), events)
-	eventually(t, 30*time.Second, r.redisMatchesPostgres)
+	testkit.Eventually(t, 30*time.Second, r.redisMatchesPostgres)
 	return copies
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tenant-service/internal/tcpproxy"
+	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -133,7 +134,7 @@ func runFault(t *testing.T, f fault) {
 func (r *rig) waitAcked(n int64) {
 	r.t.Helper()
 	target := r.load.acked.Load() + n
-	eventually(r.t, 30*time.Second, func() error {
+	testkit.Eventually(r.t, 30*time.Second, func() error {
 		if got := r.load.acked.Load(); got < target {
 			return errorf("%d commands acknowledged, waiting for %d", got, target)
 		}
@@ -153,7 +154,7 @@ func restore(d dep) func(*rig) { return func(r *rig) { tcpproxy.MustRestore(r.t,
 // or failing over to a lagging replica would.
 func backupRedis(r *rig) { r.backup = dumpPrefix(r.t, r.rdb, r.env["REDIS_KEY_PREFIX"]) }
 func restoreRedisBackup(r *rig) {
-	eventually(r.t, 30*time.Second, func() error { // the changes reached Redis before the copy is put back
+	testkit.Eventually(r.t, 30*time.Second, func() error { // the changes reached Redis before the copy is put back
 		if cp, head, _ := progress(r.t, r.pool, projections.RedisTenantsName); cp != head {
 			return errorf("redis projector at %d of %d", cp, head)
 		}
@@ -259,7 +260,7 @@ func relayFallsBehind(r *rig) { r.fallsBehind(messaging.RelayName) }
 func redisFallsBehind(r *rig) { r.fallsBehind(projections.RedisTenantsName) }
 
 func (r *rig) fallsBehind(projector string) {
-	eventually(r.t, 45*time.Second, func() error {
+	testkit.Eventually(r.t, 45*time.Second, func() error {
 		if cp, head, lastErr := progress(r.t, r.pool, projector); lastErr == "" || cp >= head {
 			return errorf("%s at %d of %d with no error during the fault", projector, cp, head)
 		}
@@ -313,7 +314,7 @@ func relayWasBehindAtKill(r *rig) {
 // going silent (or stopping).
 func takeoverWithin30s(r *rig) {
 	start := time.Now()
-	eventually(r.t, 30*time.Second, func() error {
+	testkit.Eventually(r.t, 30*time.Second, func() error {
 		if pid := r.relayLeaderPID(); pid == 0 || pid == r.leaderPID {
 			return errorf("the relay lock is still held by the silent leader (pid %d)", pid)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/domain"
+	"tenant-service/internal/testkit"
 )
 
 // A consumer that re-reads a tenant when its message arrives, passing the
@@ -117,7 +118,7 @@ func TestTenantContextAlwaysHasItsBlocks(t *testing.T) {
 		}
 	}
 	a.do("DELETE", "/api/tenants/"+id, adminKey, "")
-	eventually(t, 10*time.Second, func() error { // without minPosition Redis may answer a moment longer
+	testkit.Eventually(t, 10*time.Second, func() error { // without minPosition Redis may answer a moment longer
 		if r := a.do("GET", "/api/resolve/tenant/"+id, serviceKey, ""); r.status != 404 {
 			return fmt.Errorf("deleted tenant: %d %s", r.status, r.body)
 		}
@@ -140,7 +141,7 @@ func TestRedisRestoredFromAnOlderCopyIsReplayed(t *testing.T) {
 	ctx := context.Background()
 	id := a.createTenant("Restored")
 	a.do("POST", "/api/tenants/"+id+"/whatsapp", adminKey, `{"wabaId":"7200","phoneNumberId":"7201"}`)
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if rdb.Exists(ctx, keys.Phone("7201")).Val() == 0 {
 			return errors.New("number not projected into Redis yet")
 		}
@@ -151,7 +152,7 @@ func TestRedisRestoredFromAnOlderCopyIsReplayed(t *testing.T) {
 	if r := a.do("DELETE", "/api/tenants/"+id, adminKey, ""); r.status != 200 {
 		t.Fatalf("delete: %d %s", r.status, r.body)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if rdb.Exists(ctx, keys.Phone("7201")).Val() != 0 {
 			return errors.New("number still in Redis after the delete")
 		}
@@ -159,7 +160,7 @@ func TestRedisRestoredFromAnOlderCopyIsReplayed(t *testing.T) {
 	})
 	restoreDump(t, rdb, backup)
 
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := a.do("GET", "/api/resolve/whatsapp/7201", serviceKey, ""); r.status != 404 {
 			return fmt.Errorf("deleted tenant's number still resolves after the restore: %d %s", r.status, r.body)
 		}
@@ -233,7 +234,7 @@ func TestDeleteShredsSecretsOnEveryReplicaAtOnce(t *testing.T) {
 			t.Fatalf("replica b before the delete, %s: %d %s", path, r.status, r.body)
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if rdb.Exists(ctx, keys.WhatsAppToken(domainID(id))).Val() == 0 {
 			return errors.New("no token entry in Redis yet")
 		}
@@ -257,7 +258,7 @@ func TestDeleteShredsSecretsOnEveryReplicaAtOnce(t *testing.T) {
 	}
 	check("right after the delete")
 	// A stale copy of the token entry back in Redis changes nothing.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if rdb.Exists(ctx, keys.WhatsAppToken(domainID(id))).Val() != 0 {
 			return errors.New("the projector has not removed the token entry yet")
 		}

@@ -21,6 +21,7 @@ import (
 
 	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -345,7 +346,7 @@ func proveDetector(t *testing.T, l *leakRecorder, q *eventCapture, logs *leakLog
 	}
 	l.a.app.log.Debug("canary", "value", value)
 	l.call(200, "PATCH", "/api/tenants/"+tenantID, adminKey, `{"name":"`+value+`"}`)
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if _, ids := q.messages(); !ids["canary"] {
 			return errorf("canary message not received")
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tenant-service/genesys/genesystest"
+	"tenant-service/internal/testkit"
 	"tenant-service/metagraph"
 	"tenant-service/metagraph/graphtest"
 	"tenant-service/projections"
@@ -57,7 +58,7 @@ func (l *leakRecorder) call(want int, method, path, key, body string, headers ..
 // the capture queue and the Redis model caught up with the store's head.
 func waitForConvergence(t *testing.T, a *testApp, q *eventCapture) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		events := committedEvents(t, a.app.pool)
 		_, published := q.messages()
 		for _, e := range events {
@@ -136,7 +137,7 @@ func TestNoPlaintextSecretAnywhere(t *testing.T) {
 	l.call(201, "POST", base+"/whatsapp", adminKey, `{"wabaId":"61001","phoneNumberId":"71001","displayPhoneNumber":"+49 30 1","accessToken":"`+waToken1+`"}`, "Idempotency-Key: link-"+sfx)
 	l.call(201, "POST", base+"/whatsapp", adminKey, `{"wabaId":"61001","phoneNumberId":"71002","accessToken":"`+waToken2+`"}`)
 	// The token route reads the Redis model, which follows the store shortly.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := l.call(200, "GET", base+"/whatsapp/token", serviceKey, ""); r.json(t)["accessToken"] != waToken2 {
 			return errorf("whatsapp token not yet the rotated one: %s", r.body)
 		}
@@ -192,7 +193,7 @@ func TestNoPlaintextSecretAnywhere(t *testing.T) {
 	l.call(401, "POST", "/api/whatsapp/webhook", "", hook, "X-Hub-Signature-256: sha256="+strings.Repeat("0", 64))
 
 	// Resolve, once the Redis model has the integration.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := l.call(0, "GET", "/api/resolve/genesys/leak-int-1", serviceKey, ""); r.status != 200 || !strings.Contains(string(r.body), `"clientId":"leak-client-1"`) {
 			return errorf("resolve integration: %d %s", r.status, r.body)
 		}
@@ -246,7 +247,7 @@ func TestNoPlaintextSecretAnywhere(t *testing.T) {
 	l.call(0, "GET", base+"/genesys/token", serviceKey, "")
 	l.call(0, "GET", creds, auditorKey, "")
 	l.call(422, "PUT", creds, adminKey, credentialsBody("leak-client-4", rejected, "mypurecloud.de"))
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := l.call(0, "GET", "/api/resolve/whatsapp/71001", serviceKey, ""); r.status != 404 {
 			return errorf("resolve after delete: %d", r.status)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"tenant-service/internal/testkit"
 	"testing"
 	"time"
 )
@@ -51,7 +52,7 @@ func TestMakeRunStopsOnSIGTERM(t *testing.T) {
 			t.Logf("make run output:\n%s", logs.String())
 		}
 	})
-	eventually(t, 3*time.Minute, func() error { // the first build takes a while
+	testkit.Eventually(t, 3*time.Minute, func() error { // the first build takes a while
 		select {
 		case err := <-exited:
 			t.Fatalf("make run exited: %v\n%s", err, logs.String())
@@ -72,7 +73,7 @@ func TestMakeRunStopsOnSIGTERM(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatal("make did not exit after SIGTERM")
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 			c.Close()
 			return fmt.Errorf("something still listens on port %d after make exited", port)

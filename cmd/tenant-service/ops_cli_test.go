@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"tenant-service/internal/testkit"
 	"tenant-service/vault"
 )
 
@@ -16,7 +17,7 @@ func TestProjectionsStatusAndRebuildCLI(t *testing.T) {
 	a := newTestApp(t)
 	id := a.createTenant("Projected")
 	a.do("POST", "/api/tenants/"+id+"/whatsapp", adminKey, `{"wabaId":"11","phoneNumberId":"12"}`)
-	eventually(t, 15*time.Second, func() error {
+	testkit.Eventually(t, 15*time.Second, func() error {
 		code, out, errOut := runCLI(t, a.env, "projections", "status")
 		if code != 0 {
 			return errorf("status: %d %s", code, errOut)
@@ -116,7 +117,7 @@ func TestRebuildRelayCLIPublishesToTheConfiguredExchange(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "relay.rabbitmq rebuilt") {
 		t.Fatalf("rebuild relay: %d %q %q", code, out, errOut)
 	}
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		if got := len(tap.deliveries()) - before; got < len(want) {
 			return errorf("%d of %d events republished to %s", got, len(want), env["AMQP_EXCHANGE"])
 		}

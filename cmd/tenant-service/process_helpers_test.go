@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"tenant-service/internal/testkit"
 	"testing"
 	"time"
 )
@@ -113,7 +114,7 @@ func runService(t *testing.T, env map[string]string, port int) *service {
 			t.Logf("service logs (pid %d):\n%s", cmd.Process.Pid, s.logs.String())
 		}
 	})
-	eventually(t, 60*time.Second, func() error {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		select {
 		case <-s.exited:
 			t.Fatalf("service exited: %s", s.logs.String())

@@ -14,6 +14,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 )
@@ -188,7 +189,7 @@ func TestEventsReachQueueAndRedis(t *testing.T) {
 	}
 
 	// A subscriber bound to one routing key gets just that event.
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		envs := linked()
 		if len(envs) != 1 || envs[0].Type != "WABALinked" || envs[0].MessageID != events[2].id ||
 			envs[0].RoutingKey != "tenant.waba_linked" || envs[0].Headers[messaging.HeaderTenantID] != id {
@@ -198,7 +199,7 @@ func TestEventsReachQueueAndRedis(t *testing.T) {
 	})
 	// The Redis model shows the final state under every key.
 	final := events[len(events)-1].version
-	eventually(t, 30*time.Second, func() error {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		for _, key := range []string{keys.Tenant(domain.TenantID(id)), keys.Phone("7001"), keys.Integration("int-e2e")} {
 			c, ok := redisContext(t, rdb, key)
 			if !ok || string(c.TenantID) != id || int64(c.Version) != final || c.Status != "suspended" {

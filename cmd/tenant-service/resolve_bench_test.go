@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
 
@@ -318,15 +319,11 @@ func between(s, from, to string) string {
 // the load finds every number in Redis.
 func waitForRedisModel(b *testing.B, a *testApp) {
 	b.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testkit.Eventually(b, 60*time.Second, func() error {
 		pos, head, lastErr := progress(b, a.app.pool, projections.RedisTenantsName)
 		if pos >= head {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("redis model at %d of %d after 60s (%s)", pos, head, lastErr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("redis model at %d of %d (%s)", pos, head, lastErr)
+	})
 }

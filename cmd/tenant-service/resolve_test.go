@@ -3,25 +3,10 @@ package main
 import (
 	"net"
 	"strings"
+	"tenant-service/internal/testkit"
 	"testing"
 	"time"
 )
-
-// eventually retries check until it passes or the bound runs out.
-func eventually(t *testing.T, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestResolve(t *testing.T) {
 	t.Parallel()
@@ -44,7 +29,7 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("secrets in the context: %s", r.body)
 	}
 	// The Redis model follows the store asynchronously: the credentials land shortly.
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		r := a.do("GET", "/api/resolve/genesys/int-9001", serviceKey, "")
 		if g, _ := r.json(t)["genesys"].(map[string]any); r.status != 200 || g["region"] != "mypurecloud.jp" || g["clientId"] != "cid-9" {
 			return errorf("resolve integration: %d %s", r.status, r.body)
@@ -63,7 +48,7 @@ func TestResolve(t *testing.T) {
 
 	// Suspended tenants resolve with their status; the Redis model follows.
 	a.do("POST", "/api/tenants/"+id+"/suspend", adminKey, "")
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		r := a.do("GET", "/api/resolve/whatsapp/9001", serviceKey, "")
 		if s := r.json(t)["status"]; s != "suspended" {
 			return errorf("resolve after suspend: %v", s)
@@ -72,7 +57,7 @@ func TestResolve(t *testing.T) {
 	})
 	// Deleted: lookups are freed, the token is shredded.
 	a.do("DELETE", "/api/tenants/"+id, adminKey, "")
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if r := a.do("GET", "/api/resolve/whatsapp/9001", serviceKey, ""); r.status != 404 {
 			return errorf("resolve after delete: %d", r.status)
 		}

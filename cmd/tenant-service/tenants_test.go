@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"tenant-service/internal/testkit"
 	"testing"
 	"time"
 )
@@ -281,7 +282,7 @@ func TestAuthAndRoles(t *testing.T) {
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
 		// /readyz may say 503 while the relay is still connecting; it must never ask for a key.
-		eventually(t, 15*time.Second, func() error {
+		testkit.Eventually(t, 15*time.Second, func() error {
 			if r := a.do("GET", p, "", ""); r.status != http.StatusOK {
 				return errorf("%s without a key: %d %s", p, r.status, r.body)
 			}

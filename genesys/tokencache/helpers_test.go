@@ -19,6 +19,7 @@ import (
 	"tenant-service/genesys/genesystest"
 	"tenant-service/genesys/tokencache"
 	"tenant-service/internal/testenv"
+	"tenant-service/internal/testkit"
 )
 
 // testSealer is AES-256-GCM with the tenant and field as associated data, as
@@ -55,40 +56,20 @@ func (s *testSealer) Open(_ context.Context, tenantID, field, ciphertext string)
 	return string(pt), err
 }
 
-// clock is a settable clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is one test's fake Genesys, Redis and credentials.
 type env struct {
 	fake   *genesystest.Server
 	rdb    redis.UniversalClient
 	prefix string
 	sealer *testSealer
-	clock  *clock
+	clock  *testkit.Clock
 	creds  genesys.Credentials
 }
 
 func newEnv(t *testing.T, cfg genesystest.Config) *env {
 	t.Helper()
 	rdb, prefix := testenv.NewRedis(t)
-	e := &env{fake: genesystest.NewServer(t, cfg), rdb: rdb, prefix: prefix, sealer: newSealer(t), clock: newClock(),
+	e := &env{fake: genesystest.NewServer(t, cfg), rdb: rdb, prefix: prefix, sealer: newSealer(t), clock: testkit.NewClockAt(time.Now()),
 		creds: genesys.Credentials{TenantID: testenv.Name("tenant-"), Region: genesystest.Region,
 			ClientID: genesystest.ClientID, ClientSecret: genesystest.ClientSecret, Version: "1"}}
 	e.fake.AddClient(genesystest.ClientID, genesystest.ClientSecret)

@@ -12,6 +12,7 @@ import (
 
 	"tenant-service/genesys/genesystest"
 	"tenant-service/genesys/tokencache"
+	"tenant-service/internal/testkit"
 )
 
 func TestRotatedCredentialsFetchAtOnce(t *testing.T) {
@@ -98,13 +99,9 @@ func TestCallerGivingUpDoesNotCancelRefresh(t *testing.T) {
 	if _, err := p.Token(ctx, e.creds); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("impatient caller: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.rdb.Exists(context.Background(), e.tokenKey()).Val() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the refresh did not finish after its caller left")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Until(t, 5*time.Second, "the refresh to finish after its caller left", func() bool {
+		return e.rdb.Exists(context.Background(), e.tokenKey()).Val() == 1
+	})
 	if _, err := p.Token(context.Background(), e.creds); err != nil || e.fake.Calls() != 1 {
 		t.Errorf("after the background refresh: %d calls, err %v", e.fake.Calls(), err)
 	}
