@@ -143,15 +143,3 @@ func (s *Server) allow(roles ...Role) gin.HandlerFunc {
 		s.fail(c, domain.Errorf(domain.KindForbidden, "forbidden", "the %v role may not use this route", role))
 	}
 }
-
-func actor(c *gin.Context) string {
-	a, _ := c.Get(ctxActor)
-	s, _ := a.(string)
-	return s
-}
-
-func roleOf(c *gin.Context) Role {
-	r, _ := c.Get(ctxRole)
-	role, _ := r.(Role)
-	return role
-}

@@ -1,6 +1,16 @@
-// Package handlers is the HTTP API: one file per resource, problem.go (RFC
-// 9457 problem responses and the one table from domain error kinds to status
-// codes), middleware.go (request id, recovery, logging, limits) and auth.go
-// (bearer API keys and roles). It is the only package that imports gin, and
-// it declares the interfaces it needs; cmd/tenant-service wires them.
+// Package handlers is the HTTP API, and only that: every route decodes the
+// request, calls one method of the application (the App interface, which
+// tenants.Service implements) and encodes the answer.
+//
+//   - routes.go is the whole route table: path, roles, handler.
+//   - request.go reads requests: path and query parameters, bodies (JSON,
+//     unknown fields named), If-Match, Idempotency-Key and who is asking.
+//   - respond.go writes answers: the resource with its ETag, and RFC 9457
+//     problems through one table from domain error kinds to status codes.
+//   - middleware.go (request id, recovery, access log, limits) and auth.go
+//     (bearer API keys and roles).
+//   - one file per resource for the routes themselves.
+//
+// It is the only package that imports gin. It knows no database, cache or
+// broker: its tests run against a fake App, with no service reachable.
 package handlers

@@ -35,12 +35,6 @@ func (s *Server) requestContext(c *gin.Context) {
 	c.Next()
 }
 
-func requestID(c *gin.Context) string {
-	v, _ := c.Get(ctxRequestID)
-	s, _ := v.(string)
-	return s
-}
-
 // recovery turns a panic into a logged 500 problem; the process keeps serving.
 func (s *Server) recovery(c *gin.Context) {
 	defer func() {

@@ -1,8 +1,8 @@
 // Package projections builds the read models from events.
 //
-//   - Tenants is the PostgreSQL read model: the tenants table, the
+//   - Tenants is the PostgreSQL read model: the tenants table and the
 //     phone-number and integration claims (whose primary keys make a value
-//     belong to one live tenant) and snapshots. The event store writes it in
+//     belong to one live tenant). The event store writes it in
 //     the append's transaction (it is an eventstore.InlineProjection), so it is
 //     never behind; RebuildTenants recomputes it from the streams while the
 //     service serves.

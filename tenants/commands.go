@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"errors"
 
 	"tenant-service/domain"
 )
@@ -55,3 +56,24 @@ func (s *Service) dropToken(ctx context.Context, id domain.TenantID) {
 		s.cfg.Log.WarnContext(ctx, "dropping a cached Genesys token failed", "tenant_id", string(id), "error", err.Error())
 	}
 }
+
+// execute runs a command and turns a claim held by another tenant into the
+// 409 the client sees: the owner is named to admins only.
+func (s *Service) execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error) {
+	out, err := s.store.Execute(ctx, id, w, decide)
+	var claim claimConflict
+	if errors.As(err, &claim) {
+		return domain.Outcome{}, claim.DomainError(w.Metadata.ActorRole == RoleAdmin)
+	}
+	return out, err
+}
+
+// claimConflict is a phone number or integration id held by another live
+// tenant (the read model's ClaimError).
+type claimConflict interface {
+	error
+	DomainError(showOwner bool) *domain.Error
+}
+
+// RoleAdmin is the role that may learn which tenant holds a claimed value.
+const RoleAdmin = "admin"

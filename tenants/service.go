@@ -151,24 +151,3 @@ func New(d Deps, cfg Config) (*Service, error) {
 	return &Service{store: d.Store, history: d.History, tenants: d.Tenants, resolver: d.Resolver, vault: d.Vault,
 		tokens: d.Tokens, graph: d.Graph, limiter: d.Limiter, cfg: cfg}, nil
 }
-
-// execute runs a command and turns a claim held by another tenant into the
-// 409 the client sees: the owner is named to admins only.
-func (s *Service) execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error) {
-	out, err := s.store.Execute(ctx, id, w, decide)
-	var claim claimConflict
-	if errors.As(err, &claim) {
-		return domain.Outcome{}, claim.DomainError(w.Metadata.ActorRole == RoleAdmin)
-	}
-	return out, err
-}
-
-// claimConflict is a phone number or integration id held by another live
-// tenant (the read model's ClaimError).
-type claimConflict interface {
-	error
-	DomainError(showOwner bool) *domain.Error
-}
-
-// RoleAdmin is the role that may learn which tenant holds a claimed value.
-const RoleAdmin = "admin"

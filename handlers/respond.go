@@ -79,3 +79,24 @@ func (s *Server) fail(c *gin.Context, err error) {
 func (s *Server) invalid(c *gin.Context, field, message string) {
 	s.fail(c, domain.Invalid(domain.FieldError{Field: field, Message: message}))
 }
+
+func etag(v domain.Version) string { return `"` + strconv.FormatInt(int64(v), 10) + `"` }
+
+// respondTenant writes the tenant view with its ETag.
+func (s *Server) respondTenant(c *gin.Context, status int, st domain.State) {
+	c.Header("ETag", etag(st.Version))
+	c.JSON(status, viewOf(st))
+}
+
+// answer writes the outcome of a command: the tenant with its ETag, marked
+// when it replays an earlier request with the same Idempotency-Key.
+func (s *Server) answer(c *gin.Context, status int, out domain.Outcome, err error) {
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if out.Duplicate {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	s.respondTenant(c, status, out.State)
+}
