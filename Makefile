@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
-.PHONY: run test bench fuzz build migrate vet fmt check
+.PHONY: run test node-deps bench fuzz build migrate vet fmt check
 
 ## run: create the database if missing, migrate, serve on $PORT (default 3007).
 ## The binary replaces the shell (exec), so SIGTERM or Ctrl-C to make reaches it.
@@ -11,13 +11,23 @@ run:
 	$(GO) build -o bin/tenant-service ./cmd/tenant-service
 	exec ./bin/tenant-service serve
 
-## test: every test, against the real PostgreSQL, Redis and RabbitMQ
-test:
+## test: every test, against the real PostgreSQL, Redis and RabbitMQ: the service's,
+## then the Go client module's (client/, its own module)
+test: node-deps
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
+	cd client && $(GO) test -race -count=1 -timeout 10m ./...
+
+## node-deps: the npm packages the Node example (examples/node-consumer) runs with,
+## installed from its lock file when missing or stale
+NODE_CONSUMER = examples/node-consumer
+node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json
+$(NODE_CONSUMER)/node_modules/.package-lock.json: $(NODE_CONSUMER)/package-lock.json
+	npm ci --prefix $(NODE_CONSUMER) --no-audit --no-fund --loglevel=error
 
 ## bench: the benchmarks whose figures go into closing notes
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m $(PKGS)
+	cd client && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 30m ./...
 
 ## fuzz: each fuzz target for FUZZTIME (default 60s); `make test` runs their seed corpora only
 FUZZTIME ?= 60s
@@ -36,6 +46,7 @@ migrate:
 
 vet:
 	$(GO) vet $(PKGS)
+	cd client && $(GO) vet ./...
 
 fmt:
 	gofmt -l -w .
