@@ -99,7 +99,7 @@ func ptrTo[T any](v T) *T { return &v }
 // nearest snapshot is 499 versions back).
 func BenchmarkReplay10k(b *testing.B) {
 	s, _ := newStore(b)
-	repo := eventstore.NewRepository(s)
+	repo := eventstore.NewRepository(s, nil)
 	ctx := context.Background()
 	id := domain.NewTenantID()
 	evs := []domain.Event{created(id, "long")}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
@@ -231,7 +230,7 @@ func (n planNode) walk(depth int, fn func(int, planNode)) {
 // noReadModel stands in for the read model in the store's own tests.
 type noReadModel struct{}
 
-func (noReadModel) ApplyInline(context.Context, pgx.Tx, []domain.StoredEvent) error { return nil }
+func (noReadModel) Inline(domain.State, []domain.StoredEvent) ([]Statement, error) { return nil, nil }
 
 func newTestStore(t testing.TB, pool *pgxpool.Pool, cfg Config) *Store {
 	t.Helper()

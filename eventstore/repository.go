@@ -22,13 +22,23 @@ const maxConflictRetries = 5
 // their commands record: the store owns the transaction, the domain owns the
 // decision.
 type Repository struct {
-	store *Store
-	now   func() time.Time
+	store  *Store
+	states StateSource
+	now    func() time.Time
 }
 
-// NewRepository returns a Repository over the store.
-func NewRepository(store *Store) *Repository {
-	return &Repository{store: store, now: store.now}
+// StateSource reads a tenant's current state from the inline read model,
+// which the append's transaction writes, so it is as current as the stream;
+// domain.ErrTenantNotFound when it has none. projections.Tenants is one.
+type StateSource interface {
+	Get(ctx context.Context, id domain.TenantID) (domain.State, error)
+}
+
+// NewRepository returns a Repository over the store. Commands load the
+// tenant from states, one query, when it is given, and replay the stream
+// otherwise; the append's expected version catches a state that moved on.
+func NewRepository(store *Store, states StateSource) *Repository {
+	return &Repository{store: store, states: states, now: store.now}
 }
 
 // Outcome is what a command did; see domain.Outcome.
@@ -42,6 +52,26 @@ type Outcome = domain.Outcome
 // held by another tenant, PostgreSQL unreachable).
 func (r *Repository) Execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (_ Outcome, err error) {
 	defer postgres.ClassifyOn(&err)
+	return r.execute(ctx, id, w, decide, r.current)
+}
+
+// Create is Execute for a tenant id nobody has used: it decides on an empty
+// tenant without reading anything first. If the stream exists after all,
+// the append conflicts and the command is decided again on the stored one.
+func (r *Repository) Create(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (_ Outcome, err error) {
+	defer postgres.ClassifyOn(&err)
+	first := true
+	return r.execute(ctx, id, w, decide, func(ctx context.Context, id domain.TenantID) (*domain.Tenant, error) {
+		if first && w.IfMatch == nil {
+			first = false
+			return domain.NewTenant(r.now), nil
+		}
+		return r.current(ctx, id)
+	})
+}
+
+func (r *Repository) execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error,
+	load func(context.Context, domain.TenantID) (*domain.Tenant, error)) (Outcome, error) {
 	if w.Idempotency != nil {
 		if out, ok, err := r.replayIdempotent(ctx, w.Idempotency); err != nil || ok {
 			return out, err
@@ -49,10 +79,11 @@ func (r *Repository) Execute(ctx context.Context, id domain.TenantID, w domain.W
 	}
 	stream := id.StreamID()
 	for attempt := 0; ; attempt++ {
-		t, err := r.Load(ctx, id)
+		t, err := load(ctx, id)
 		if err != nil {
 			return Outcome{}, err
 		}
+		before := t.State()
 		// Times never go back within a stream (see Store.Append): decide
 		// with the time the events will carry.
 		now := r.now().UTC().Truncate(time.Microsecond)
@@ -75,7 +106,7 @@ func (r *Repository) Execute(ctx context.Context, id domain.TenantID, w domain.W
 		state := t.State()
 		res, err := r.store.Append(ctx, Append{StreamID: stream, TenantID: id,
 			ExpectedVersion: t.Version(), Events: t.Pending(), OccurredAt: now,
-			Metadata: w.Metadata, Idempotency: w.Idempotency, State: &state})
+			Metadata: w.Metadata, Idempotency: w.Idempotency, Before: &before, State: &state})
 		var conflict *ConflictError
 		switch {
 		case errors.As(err, &conflict):
@@ -122,6 +153,24 @@ func (r *Repository) stateAt(ctx context.Context, res Result) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{State: t.State(), Duplicate: true}, nil
+}
+
+// current loads the tenant as it is now: from the read model when the
+// repository has one (a tenant it does not hold is replayed, in case the
+// model was reset), else from the stream.
+func (r *Repository) current(ctx context.Context, id domain.TenantID) (*domain.Tenant, error) {
+	if r.states != nil {
+		st, err := r.states.Get(ctx, id)
+		if err == nil {
+			t := domain.NewTenant(r.now)
+			t.Restore(st)
+			return t, nil
+		}
+		if !errors.Is(err, domain.ErrTenantNotFound) {
+			return nil, err
+		}
+	}
+	return r.Load(ctx, id)
 }
 
 // Load rebuilds the tenant from its whole stream. A tenant that does not

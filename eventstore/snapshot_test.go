@@ -25,7 +25,7 @@ func TestSnapshotsNeverChangeAnAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := eventstore.NewRepository(s)
+	repo := eventstore.NewRepository(s, projections.NewTenants(pool))
 	ctx := context.Background()
 	id := domain.NewTenantID()
 	if _, err := repo.Execute(ctx, id, domain.Write{}, func(t *domain.Tenant) error {

@@ -42,7 +42,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, pool: pool, store: store, repo: eventstore.NewRepository(store), tenants: tenants,
+	f := &fixture{t: t, pool: pool, store: store, repo: eventstore.NewRepository(store, tenants), tenants: tenants,
 		notifier: eventstore.NewNotifier(pool, testkit.Logger())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -27,36 +27,67 @@ type Tenants struct {
 // NewTenants returns the read model over a migrated database.
 func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool} }
 
+// Inline returns the writes that fold one stream's new events into the
+// tenant's row and claims, given the tenant's state before them. The event
+// store runs them in the append's transaction (it is the store's inline
+// projection); a claim another tenant holds refuses that append with a
+// ClaimError.
+func (m *Tenants) Inline(before domain.State, events []domain.StoredEvent) ([]postgres.Statement, error) {
+	after, err := fold(before, events)
+	if err != nil || after.Version == before.Version {
+		return nil, err
+	}
+	return writes(before, after)
+}
+
 // ApplyInline folds the events of one stream into the tenant's row and claims
-// inside the caller's transaction.
+// inside tx, reading the row it starts from (locked) in tx.
 func (m *Tenants) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
-	id := events[0].TenantID
-	before, err := loadState(ctx, tx, id)
+	before, err := loadState(ctx, tx, events[0].TenantID)
 	if err != nil {
 		return err
 	}
+	stmts, err := m.Inline(before, events)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		tag, err := tx.Exec(ctx, st.SQL, st.Args...)
+		if err != nil {
+			return fmt.Errorf("project %s: %w", before.TenantID, err)
+		}
+		if st.MustAffect && tag.RowsAffected() == 0 {
+			if err := st.Refused(ctx, tx); err != nil {
+				return err
+			}
+			return fmt.Errorf("project %s: a claim changed no row and has no owner", before.TenantID)
+		}
+	}
+	return nil
+}
+
+// fold applies the events that follow before's version to a copy of it.
+// Events at or below that version are skipped (a replay over a row that is
+// ahead); a gap is an error.
+func fold(before domain.State, events []domain.StoredEvent) (domain.State, error) {
 	after := before.Clone()
 	for _, se := range events {
 		if se.Version != after.Version+1 {
-			// Already applied (a replay over rows that are ahead) or a gap: skip what is behind.
 			if se.Version <= after.Version {
 				continue
 			}
-			return fmt.Errorf("project %s: event version %d after state version %d", id, se.Version, after.Version)
+			return after, fmt.Errorf("project %s: event version %d after state version %d", se.TenantID, se.Version, after.Version)
 		}
 		e, err := se.Decode()
 		if err != nil {
-			return fmt.Errorf("project %s: %w", id, err)
+			return after, fmt.Errorf("project %s: %w", se.TenantID, err)
 		}
 		after.Apply(e, se.OccurredAt)
 	}
-	if after.Version == before.Version {
-		return nil
-	}
-	return saveState(ctx, tx, before, after)
+	return after, nil
 }
 
 func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State, error) {
@@ -75,79 +106,77 @@ func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State
 	return s, nil
 }
 
-func saveState(ctx context.Context, tx pgx.Tx, before, after domain.State) error {
+// writes are the statements that take the tenant's row and claims from
+// before to after: the row, the lookups it no longer holds released, the new
+// ones claimed.
+func writes(before, after domain.State) ([]postgres.Statement, error) {
 	id := string(after.TenantID)
 	raw, err := json.Marshal(after)
 	if err != nil {
-		return fmt.Errorf("project %s: encode row: %w", id, err)
+		return nil, fmt.Errorf("project %s: encode row: %w", id, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id, name, external_ref, status, version, created_at, updated_at, state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (tenant_id) DO UPDATE SET name = $2, external_ref = $3, status = $4, version = $5,
-			updated_at = $7, state = $8`,
-		id, after.Name, after.ExternalRef, string(after.Status), int64(after.Version),
-		after.CreatedAt, after.UpdatedAt, raw); err != nil {
-		return fmt.Errorf("project %s: write row: %w", id, err)
-	}
-	return saveClaims(ctx, tx, before, after)
-}
-
-// saveClaims releases the lookups the tenant no longer holds and claims the
-// new ones; a value another tenant holds is a conflict that aborts the append.
-func saveClaims(ctx context.Context, tx pgx.Tx, before, after domain.State) error {
-	id := string(after.TenantID)
+	stmts := []postgres.Statement{{
+		SQL: `INSERT INTO tenants (tenant_id, name, external_ref, status, version, created_at, updated_at, state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (tenant_id) DO UPDATE SET name = $2, external_ref = $3, status = $4, version = $5,
+				updated_at = $7, state = $8`,
+		Args: []any{id, after.Name, after.ExternalRef, string(after.Status), int64(after.Version),
+			after.CreatedAt, after.UpdatedAt, raw},
+	}}
 	oldPhones, newPhones := before.PhoneNumberIDs(), after.PhoneNumberIDs()
 	if gone := without(oldPhones, newPhones); len(gone) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM phone_number_claims WHERE tenant_id = $1 AND phone_number_id = ANY($2)`, id, gone); err != nil {
-			return fmt.Errorf("project %s: release phone numbers: %w", id, err)
-		}
+		stmts = append(stmts, postgres.Statement{
+			SQL:  `DELETE FROM phone_number_claims WHERE tenant_id = $1 AND phone_number_id = ANY($2)`,
+			Args: []any{id, gone},
+		})
 	}
 	for _, p := range without(newPhones, oldPhones) {
 		phone, _ := after.WhatsApp.Phone(p)
-		if err := claim(ctx, tx, `INSERT INTO phone_number_claims (phone_number_id, tenant_id, waba_id) VALUES ($1, $2, $3)
-			ON CONFLICT (phone_number_id) DO NOTHING RETURNING tenant_id::text`,
-			`SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`,
-			p, id, phone.WABAID); err != nil {
-			return err
-		}
+		stmts = append(stmts, claim(`INSERT INTO phone_number_claims (phone_number_id, tenant_id, waba_id) VALUES ($1, $2, $3)
+			ON CONFLICT (phone_number_id) DO UPDATE SET waba_id = EXCLUDED.waba_id
+			WHERE phone_number_claims.tenant_id = EXCLUDED.tenant_id`,
+			`SELECT tenant_id::text FROM phone_number_claims WHERE phone_number_id = $1`, false,
+			p, id, phone.WABAID))
 	}
 	oldInt, newInt := before.IntegrationID(), after.IntegrationID()
 	if oldInt != "" && oldInt != newInt {
-		if _, err := tx.Exec(ctx, `DELETE FROM integration_claims WHERE tenant_id = $1 AND integration_id = $2`, id, oldInt); err != nil {
-			return fmt.Errorf("project %s: release integration: %w", id, err)
-		}
+		stmts = append(stmts, postgres.Statement{
+			SQL:  `DELETE FROM integration_claims WHERE tenant_id = $1 AND integration_id = $2`,
+			Args: []any{id, oldInt},
+		})
 	}
 	if newInt != "" && newInt != oldInt {
-		if err := claim(ctx, tx, `INSERT INTO integration_claims (integration_id, tenant_id) VALUES ($1, $2)
-			ON CONFLICT (integration_id) DO NOTHING RETURNING tenant_id::text`,
-			`SELECT tenant_id::text FROM integration_claims WHERE integration_id = $1`,
-			newInt, id); err != nil {
-			return err
-		}
+		stmts = append(stmts, claim(`INSERT INTO integration_claims (integration_id, tenant_id) VALUES ($1, $2)
+			ON CONFLICT (integration_id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id
+			WHERE integration_claims.tenant_id = EXCLUDED.tenant_id`,
+			`SELECT tenant_id::text FROM integration_claims WHERE integration_id = $1`, true,
+			newInt, id))
 	}
-	return nil
+	return stmts, nil
 }
 
-// claim inserts a claim row; when another tenant holds the value it returns a
-// conflict naming that tenant. A concurrent claimer waits on the primary key
-// until the first commits, then sees its row.
-func claim(ctx context.Context, tx pgx.Tx, insert, owner, value, tenant string, extra ...any) error {
-	args := append([]any{value, tenant}, extra...)
-	var got string
-	err := tx.QueryRow(ctx, insert, args...).Scan(&got)
-	if err == nil {
-		return nil
+// claim is the statement that claims value for tenant: it changes a row
+// when the value is free (or already the tenant's) and none when another
+// tenant holds it, which refuses the append with a ClaimError naming that
+// tenant. A concurrent claimer waits on the primary key until the first
+// commits, then sees its row.
+func claim(insert, owner string, integration bool, value, tenant string, extra ...any) postgres.Statement {
+	return postgres.Statement{
+		SQL:        insert,
+		Args:       append([]any{value, tenant}, extra...),
+		MustAffect: true,
+		Refused: func(ctx context.Context, q postgres.Querier) error {
+			var got string
+			err := q.QueryRow(ctx, owner, value).Scan(&got)
+			if errors.Is(err, pgx.ErrNoRows) || (err == nil && got == tenant) {
+				return nil // held by a write that did not commit, or released since: try again
+			}
+			if err != nil {
+				return fmt.Errorf("claim %s: read owner: %w", value, err)
+			}
+			return &ClaimError{Value: value, Owner: domain.TenantID(got), Integration: integration}
+		},
 	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("claim %s: %w", value, err)
-	}
-	if err := tx.QueryRow(ctx, owner, value).Scan(&got); err != nil {
-		return fmt.Errorf("claim %s: read owner: %w", value, err)
-	}
-	if got == tenant {
-		return nil
-	}
-	return &ClaimError{Value: value, Owner: domain.TenantID(got), Integration: strings.Contains(insert, "integration_claims")}
 }
 
 // ClaimError reports a phone number or integration id that belongs to another live tenant.

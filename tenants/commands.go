@@ -14,7 +14,8 @@ func (s *Service) Create(ctx context.Context, in domain.CreateTenant, w domain.W
 		return domain.Outcome{}, domain.Invalid(domain.FieldError{Field: "If-Match", Message: "a new tenant has no version to match"})
 	}
 	id := domain.NewTenantID()
-	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Create(id, in) })
+	out, err := s.store.Create(ctx, id, w, func(t *domain.Tenant) error { return t.Create(id, in) })
+	return out, s.mapClaim(err, w)
 }
 
 // Update changes the tenant's name, external reference or settings
@@ -61,11 +62,17 @@ func (s *Service) dropToken(ctx context.Context, id domain.TenantID) {
 // 409 the client sees: the owner is named to admins only.
 func (s *Service) execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error) {
 	out, err := s.store.Execute(ctx, id, w, decide)
+	return out, s.mapClaim(err, w)
+}
+
+// mapClaim turns a claim held by another tenant into the 409 the client
+// sees: the owner is named to admins only.
+func (s *Service) mapClaim(err error, w domain.Write) error {
 	var claim claimConflict
 	if errors.As(err, &claim) {
-		return domain.Outcome{}, claim.DomainError(w.Metadata.ActorRole == RoleAdmin)
+		return claim.DomainError(w.Metadata.ActorRole == RoleAdmin)
 	}
-	return out, err
+	return err
 }
 
 // claimConflict is a phone number or integration id held by another live

@@ -19,6 +19,8 @@ import (
 // the tenant's data key. Implementations must be safe for concurrent use.
 type Store interface {
 	Execute(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error)
+	// Create is Execute for a fresh tenant id: nothing to load first.
+	Create(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error)
 	// StateAt replays the tenant up to a version (0: all) and a time (zero:
 	// now); a tenant that did not exist then comes back at version 0.
 	StateAt(ctx context.Context, id domain.TenantID, upTo domain.Version, asOf time.Time) (domain.State, error)

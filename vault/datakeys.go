@@ -130,9 +130,11 @@ func (v *Vault) createKey(ctx context.Context, q querier, tenant domain.TenantID
 // destroyKey erases the tenant's wrapped key, or records a destroyed row
 // when the tenant never had one.
 func destroyKey(ctx context.Context, q querier, tenant domain.TenantID, now time.Time) error {
-	_, err := q.Exec(ctx, `INSERT INTO data_keys (tenant_id, created_at, destroyed_at) VALUES ($1, $2, $2)
-		ON CONFLICT (tenant_id) DO UPDATE
-		SET wrapped = NULL, destroyed_at = COALESCE(data_keys.destroyed_at, EXCLUDED.destroyed_at)`,
-		string(tenant), now)
+	_, err := q.Exec(ctx, destroyKeySQL, string(tenant), now)
 	return err
 }
+
+// destroyKeySQL destroys a tenant's data key ($1) at $2, keeping the row.
+const destroyKeySQL = `INSERT INTO data_keys (tenant_id, created_at, destroyed_at) VALUES ($1, $2, $2)
+	ON CONFLICT (tenant_id) DO UPDATE
+	SET wrapped = NULL, destroyed_at = COALESCE(data_keys.destroyed_at, EXCLUDED.destroyed_at)`

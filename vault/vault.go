@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // Errors Open and Seal return; match them with errors.Is. All of them fail
@@ -231,16 +232,22 @@ func (v *Vault) Destroy(ctx context.Context, tx pgx.Tx, tenantID domain.TenantID
 // all. Register it with the event store.
 type Shredder struct{ Vault *Vault }
 
-// ApplyInline destroys the data key of each tenant deleted in events.
-func (s Shredder) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error {
+// Inline destroys the data key of the tenant when events delete it, and
+// drops the key from this process's cache once that committed (loads that
+// read the row before cannot cache it then; see keyCache).
+func (s Shredder) Inline(_ domain.State, events []domain.StoredEvent) ([]postgres.Statement, error) {
 	for _, e := range events {
-		if e.Type == domain.EventTenantDeleted {
-			if err := s.Vault.Destroy(ctx, tx, e.TenantID); err != nil {
-				return err
-			}
+		if e.Type != domain.EventTenantDeleted {
+			continue
 		}
+		tenant, err := domain.ParseTenantID(string(e.TenantID))
+		if err != nil {
+			return nil, fmt.Errorf("destroy data key: %w", err)
+		}
+		return []postgres.Statement{{SQL: destroyKeySQL, Args: []any{string(tenant), s.Vault.cfg.Now().UTC()},
+			Committed: func() { s.Vault.cache.forget(tenant) }}}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // ByStringID adapts the vault to callers that name a tenant by a string id

@@ -51,7 +51,7 @@ func (a *App) openStores(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.repo = eventstore.NewRepository(a.store)
+	a.repo = eventstore.NewRepository(a.store, a.tenants)
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{a.log}) }) // process-wide in go-redis
 	if a.rdb, err = openRedis(a.cfg); err != nil {
 		return err

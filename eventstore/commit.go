@@ -1,0 +1,515 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"tenant-service/domain"
+)
+
+// A group commits in three round trips, whatever its size:
+//
+//  1. BEGIN; lock the group's existing streams (in stream id order, so two
+//     replicas' groups never deadlock) and read their versions; read the
+//     idempotency scopes already claimed. Appends whose expected version is
+//     wrong, or whose scope was answered before, are answered now.
+//  2. For each remaining append: claim its scope, create its stream, the
+//     inline projections' writes; then lock the head row. A write refused
+//     (a unique violation, or a claim that changed no row) rolls the group
+//     back; the refused append is answered (or, when what refused it is
+//     another append of the same group, sent to the next group) and the
+//     group starts again without it.
+//  3. Number the events from the head, hash them into the chain, insert
+//     them, move the streams and the head, NOTIFY, COMMIT.
+//
+// Positions stay gap-free and in commit order: they are assigned under the
+// head-row lock, which is held from step 2's end to the commit.
+
+// maxGroupAttempts bounds how often one group starts again after a deadlock
+// with another replica's group (or a serialization failure).
+const maxGroupAttempts = 8
+
+// maxRequeues bounds how often an append is sent to the next group because
+// another append of its group refused it.
+const maxRequeues = 4
+
+// member is one append of a group being committed.
+type member struct {
+	r       *request
+	a       Append
+	prev    []byte    // the stream's last event hash
+	lastAt  time.Time // the stream's last event time
+	created bool      // the append creates its stream
+	events  []domain.StoredEvent
+	stmts   []Statement
+}
+
+// refusal is a statement of one member that the database refused.
+type refusal struct {
+	m    *member
+	stmt Statement
+	err  error // the database's error, nil when the statement changed no row
+}
+
+func (s *Store) commitGroup(batch []*request) {
+	ctx, cancel := groupContext(batch)
+	defer cancel()
+	// Each refusal takes one append out, so the loop ends; only restarts
+	// that take nothing out (a deadlock with another replica's group) are
+	// bounded.
+	for restarts := 0; len(batch) > 0; {
+		members, waiting, ref, err := s.tryGroup(ctx, batch)
+		batch = waiting
+		switch {
+		case err == nil && ref == nil:
+			for _, m := range members {
+				m.r.done <- answer{res: m.result()}
+			}
+			return
+		case err != nil:
+			if restarts++; retryable(err) && restarts < maxGroupAttempts {
+				continue
+			}
+			for _, r := range batch {
+				r.done <- answer{err: err}
+			}
+			return
+		}
+		// A refused write: answer its append, or send it to the next group
+		// when what refused it may not be there then, and try again without it.
+		r := ref.m.r
+		batch = without(batch, r)
+		switch aerr, again := s.explainRefusal(ctx, ref); {
+		case !again:
+			r.done <- answer{err: aerr}
+		case r.requeues < maxRequeues:
+			r.requeues++
+			s.groups.requeue([]*request{r})
+		default:
+			r.done <- answer{err: domain.ErrConcurrentWrite}
+		}
+	}
+}
+
+// tryGroup runs one attempt of the group's transaction. It answers the
+// appends that step 1 settles (conflicts, duplicates) and returns the
+// requests still waiting; members are those committed when it returns no
+// error and no refusal, and ref is a refused write (the transaction rolled
+// back).
+func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*member, waiting []*request, ref *refusal, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, batch, nil, fmt.Errorf("append: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// Leaves the connection idle, or, when it cannot, makes the pool drop it.
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+		conn.Release()
+	}()
+
+	members, err = s.lockStreams(ctx, conn, batch)
+	if err != nil {
+		return nil, batch, nil, err
+	}
+	waiting = make([]*request, len(members))
+	for i, m := range members {
+		waiting[i] = m.r
+	}
+	if len(members) == 0 {
+		return nil, nil, nil, nil // every append answered in step 1
+	}
+	head, ref, err := s.writeMembers(ctx, conn, members)
+	if err != nil || ref != nil {
+		return nil, waiting, ref, err
+	}
+	if err := s.appendEvents(ctx, conn, members, head); err != nil {
+		return nil, waiting, nil, err
+	}
+	committed = true
+	for _, m := range members {
+		for _, st := range m.stmts {
+			if st.Committed != nil {
+				st.Committed()
+			}
+		}
+	}
+	return members, waiting, nil, nil
+}
+
+// lockStreams is step 1. It answers the members that cannot append and
+// returns the others, their events built.
+func (s *Store) lockStreams(ctx context.Context, conn *pgxpool.Conn, batch []*request) ([]*member, error) {
+	streams := make([]string, len(batch))
+	var scopes []string
+	for i, r := range batch {
+		streams[i] = r.a.StreamID
+		if r.a.Idempotency != nil {
+			scopes = append(scopes, r.a.Idempotency.Scope)
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(`SELECT stream_id, version, last_hash, updated_at FROM es_streams
+		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streams)
+	if len(scopes) > 0 {
+		b.Queue(`SELECT scope, request_hash FROM es_idempotency WHERE scope = ANY($1)`, scopes)
+	}
+	type streamRow struct {
+		version int64
+		last    []byte
+		at      time.Time
+	}
+	rows := map[string]streamRow{}
+	claimed := map[string][]byte{}
+	br := conn.SendBatch(ctx, b)
+	err := func() error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		q, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for q.Next() {
+			var id string
+			var sr streamRow
+			if err := q.Scan(&id, &sr.version, &sr.last, &sr.at); err != nil {
+				q.Close()
+				return err
+			}
+			rows[id] = sr
+		}
+		if err := q.Err(); err != nil {
+			return err
+		}
+		if len(scopes) == 0 {
+			return nil
+		}
+		q, err = br.Query()
+		if err != nil {
+			return err
+		}
+		for q.Next() {
+			var scope string
+			var hash []byte
+			if err := q.Scan(&scope, &hash); err != nil {
+				q.Close()
+				return err
+			}
+			claimed[scope] = hash
+		}
+		return q.Err()
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("append: lock streams: %w", err)
+	}
+
+	var members []*member
+	for _, r := range batch {
+		a := r.a
+		if a.Idempotency != nil {
+			if hash, ok := claimed[a.Idempotency.Scope]; ok {
+				r.done <- answer{err: r.duplicateErr(hash)}
+				continue
+			}
+		}
+		row, exists := rows[a.StreamID]
+		if domain.Version(row.version) != a.ExpectedVersion || (!exists && a.ExpectedVersion != 0) {
+			r.done <- answer{err: &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: domain.Version(row.version)}}
+			continue
+		}
+		m := &member{r: r, a: a, prev: ZeroHash, created: !exists}
+		if exists {
+			m.prev, m.lastAt = row.last, row.at.UTC()
+		}
+		// Times never go back within a stream, even when replicas' clocks
+		// disagree, so "as of" a time is always a prefix of the stream.
+		if m.a.OccurredAt.Before(m.lastAt) {
+			m.a.OccurredAt = m.lastAt
+		}
+		if err := s.prepare(ctx, m); err != nil {
+			r.done <- answer{err: err}
+			continue
+		}
+		members = append(members, m)
+	}
+	return members, nil
+}
+
+// prepare builds the member's events and the statements that go with them.
+func (s *Store) prepare(ctx context.Context, m *member) error {
+	a := m.a
+	m.events = make([]domain.StoredEvent, len(a.Events))
+	for i, e := range a.Events {
+		name, schema, data, err := domain.EncodeEvent(e)
+		if err != nil {
+			return fmt.Errorf("append to %s: %w", a.StreamID, err)
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("append to %s: event id: %w", a.StreamID, err)
+		}
+		m.events[i] = domain.StoredEvent{EventID: id.String(), StreamID: a.StreamID, TenantID: a.TenantID,
+			Type: name, Version: a.ExpectedVersion + domain.Version(i) + 1, OccurredAt: a.OccurredAt,
+			SchemaVersion: schema, Data: data, Metadata: a.Metadata}
+	}
+	n := domain.Version(len(a.Events))
+	if a.Idempotency != nil {
+		scope := a.Idempotency.Scope
+		m.stmts = append(m.stmts, Statement{
+			SQL: `INSERT INTO es_idempotency (scope, request_hash, stream_id, version)
+				VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING`,
+			Args:       []any{scope, a.Idempotency.RequestHash, a.StreamID, int64(a.ExpectedVersion + n)},
+			MustAffect: true,
+			Refused: func(ctx context.Context, q Querier) error {
+				var hash []byte
+				err := q.QueryRow(ctx, `SELECT request_hash FROM es_idempotency WHERE scope = $1`, scope).Scan(&hash)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // claimed by a transaction that did not commit: try again
+				}
+				if err != nil {
+					return fmt.Errorf("append to %s: read idempotency key: %w", a.StreamID, err)
+				}
+				return errDuplicate{hash}
+			},
+		})
+	}
+	if m.created {
+		m.stmts = append(m.stmts, Statement{
+			SQL: `INSERT INTO es_streams (stream_id, tenant_id, version, last_hash, created_at, updated_at)
+				VALUES ($1, $2, 0, $3, $4, $4) ON CONFLICT (stream_id) DO NOTHING`,
+			Args:       []any{a.StreamID, string(a.TenantID), ZeroHash, a.OccurredAt},
+			MustAffect: true,
+			Refused: func(ctx context.Context, q Querier) error {
+				var version int64
+				err := q.QueryRow(ctx, `SELECT version FROM es_streams WHERE stream_id = $1`, a.StreamID).Scan(&version)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("append to %s: read stream: %w", a.StreamID, err)
+				}
+				return &ConflictError{StreamID: a.StreamID, Expected: 0, Actual: domain.Version(version)}
+			},
+		})
+	}
+	before, err := s.stateBefore(ctx, a)
+	if err != nil {
+		return err
+	}
+	for _, p := range s.inline {
+		stmts, err := p.Inline(before, m.events)
+		if err != nil {
+			return err
+		}
+		m.stmts = append(m.stmts, stmts...)
+	}
+	snap, err := s.snapshot(a, before, m.events)
+	if err != nil {
+		return err
+	}
+	if snap != nil {
+		m.stmts = append(m.stmts, *snap)
+	}
+	return nil
+}
+
+// stateBefore is the stream's state before the append: the caller's, or
+// replayed from the stream (whose version step 1 checked and locked).
+func (s *Store) stateBefore(ctx context.Context, a Append) (domain.State, error) {
+	if a.Before != nil && a.Before.Version == a.ExpectedVersion {
+		return *a.Before, nil
+	}
+	if a.ExpectedVersion == 0 {
+		return domain.State{}, nil
+	}
+	t, err := (&Repository{store: s, now: s.now}).LoadAt(ctx, a.TenantID, a.ExpectedVersion, time.Time{})
+	if err != nil {
+		return domain.State{}, fmt.Errorf("append to %s: load state: %w", a.StreamID, err)
+	}
+	return t.State(), nil
+}
+
+// writeMembers is step 2. It returns the head row, or the first refused
+// write (the transaction is then unusable: roll it back).
+func (s *Store) writeMembers(ctx context.Context, conn *pgxpool.Conn, members []*member) (head, *refusal, error) {
+	b := &pgx.Batch{}
+	type origin struct {
+		m    *member
+		stmt Statement
+	}
+	var from []origin
+	for _, m := range members {
+		for _, st := range m.stmts {
+			b.Queue(st.SQL, st.Args...)
+			from = append(from, origin{m, st})
+		}
+	}
+	b.Queue(`SELECT position, chain_hash, committed_at FROM es_head WHERE id = 1 FOR UPDATE`)
+	br := conn.SendBatch(ctx, b)
+	var h head
+	var ref *refusal
+	err := func() error {
+		for _, o := range from {
+			tag, err := br.Exec()
+			switch {
+			case refusedByData(err):
+				ref = &refusal{m: o.m, stmt: o.stmt, err: err}
+				return nil
+			case err != nil:
+				return err
+			case o.stmt.MustAffect && tag.RowsAffected() == 0:
+				ref = &refusal{m: o.m, stmt: o.stmt}
+				return nil
+			}
+		}
+		return br.QueryRow().Scan(&h.position, &h.chain, &h.committed)
+	}()
+	if cerr := br.Close(); err == nil && ref == nil {
+		err = cerr
+	}
+	if err != nil {
+		return head{}, nil, fmt.Errorf("append: write: %w", err)
+	}
+	return h, ref, nil
+}
+
+// head is the es_head row.
+type head struct {
+	position  int64
+	chain     []byte
+	committed time.Time
+}
+
+// appendEvents is step 3.
+func (s *Store) appendEvents(ctx context.Context, conn *pgxpool.Conn, members []*member, h head) error {
+	// Commit times never go back in position order (see ReadFeed).
+	committed := h.committed
+	if now := s.now().UTC().Truncate(time.Microsecond); now.After(committed) {
+		committed = now
+	}
+	pos, chain := domain.Position(h.position), h.chain
+	b := &pgx.Batch{}
+	for _, m := range members {
+		metaJSON, err := json.Marshal(m.a.Metadata)
+		if err != nil {
+			return fmt.Errorf("append to %s: metadata: %w", m.a.StreamID, err)
+		}
+		prev := m.prev
+		for i := range m.events {
+			e := &m.events[i]
+			pos++
+			e.Position = pos
+			hash, err := eventHash(prev, *e, metaJSON)
+			if err != nil {
+				return fmt.Errorf("append to %s: hash: %w", m.a.StreamID, err)
+			}
+			chain = ChainHash(chain, e.Position, hash)
+			prev = hash
+			e.Hash, e.ChainHash = hex.EncodeToString(hash), hex.EncodeToString(chain)
+			b.Queue(`INSERT INTO es_events (global_position, event_id, stream_id, version, tenant_id,
+					event_type, schema_version, data, metadata, occurred_at, hash, chain_hash, committed_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+				int64(e.Position), e.EventID, e.StreamID, int64(e.Version), string(e.TenantID),
+				e.Type, e.SchemaVersion, e.Data, metaJSON, e.OccurredAt, hash, chain, committed)
+		}
+		last := m.events[len(m.events)-1]
+		b.Queue(`UPDATE es_streams SET version = $2, last_hash = $3, updated_at = $4 WHERE stream_id = $1`,
+			m.a.StreamID, int64(last.Version), prev, m.a.OccurredAt)
+	}
+	b.Queue(`UPDATE es_head SET position = $1, chain_hash = $2, committed_at = $3 WHERE id = 1`, int64(pos), chain, committed)
+	b.Queue(`SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(int64(pos), 10))
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("append: insert events: %w", err)
+	}
+	return nil
+}
+
+// explainRefusal turns a refused write into its append's answer. again means the
+// refusal cannot be explained from committed data (another append of the
+// same group, or of a transaction that did not commit, held the value): the
+// append should wait for the next group.
+func (s *Store) explainRefusal(ctx context.Context, ref *refusal) (err error, again bool) {
+	if ref.stmt.Refused != nil {
+		aerr := ref.stmt.Refused(ctx, s.pool)
+		var dup errDuplicate
+		if errors.As(aerr, &dup) {
+			return ref.m.r.duplicateErr(dup.hash), false
+		}
+		if aerr != nil {
+			return aerr, false
+		}
+		return nil, true
+	}
+	if ref.err != nil {
+		return fmt.Errorf("append to %s: %w", ref.m.a.StreamID, ref.err), false
+	}
+	return fmt.Errorf("append to %s: a write changed no row", ref.m.a.StreamID), false
+}
+
+// errDuplicate says an idempotency scope is already claimed, with the hash
+// of the request that claimed it.
+type errDuplicate struct{ hash []byte }
+
+func (errDuplicate) Error() string { return "duplicate idempotency scope" }
+
+// duplicateErr is the answer to a request whose scope another request
+// claimed first: errDuplicateOf, which Append turns into the earlier result,
+// or ErrIdempotencyMismatch.
+func (r *request) duplicateErr(hash []byte) error {
+	if string(hash) != string(r.a.Idempotency.RequestHash) {
+		return ErrIdempotencyMismatch
+	}
+	return errDuplicateOf
+}
+
+// errDuplicateOf marks an append answered by an earlier one with the same
+// idempotency scope; Append reads that answer.
+var errDuplicateOf = errors.New("answered by an earlier append with the same idempotency scope")
+
+func (m *member) result() Result {
+	last := m.events[len(m.events)-1]
+	return Result{StreamID: m.a.StreamID, Version: last.Version, Position: last.Position, Events: m.events}
+}
+
+// refusedByData reports an error that is about one statement's data (an
+// integrity constraint, a value the column cannot hold), which refuses that
+// statement's append only.
+func refusedByData(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "23" || pe.Code[:2] == "22")
+}
+
+// retryable reports an error after which the whole group may simply run
+// again: a deadlock with another replica's group, a serialization failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}
+
+func without(batch []*request, r *request) []*request {
+	out := batch[:0:0]
+	for _, x := range batch {
+		if x != r {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,8 @@
+package eventstore
+
+// HoldGroups makes the store's group leader call hold with each group it
+// took, before committing it: a test can let appends queue up behind it.
+func HoldGroups(s *Store, hold func(n int)) { s.groups.hold = hold }
+
+// WaitingAppends is how many appends wait for a group.
+func WaitingAppends(s *Store) int { return s.groups.waiting() }
