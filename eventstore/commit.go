@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,23 +17,26 @@ import (
 	"tenant-service/domain"
 )
 
-// A group commits in three round trips, whatever its size:
+// A group commits in two round trips, whatever its size:
 //
 //  1. BEGIN; lock the group's existing streams (in stream id order, so two
-//     replicas' groups never deadlock) and read their versions; read the
-//     idempotency scopes already claimed. Appends whose expected version is
-//     wrong, or whose scope was answered before, are answered now.
+//     groups never deadlock) and read their versions and last hashes; read
+//     the idempotency scopes already claimed. Appends whose expected version
+//     is wrong, or whose scope was answered before, are answered now. The
+//     others' events are built and hashed (an event's hash covers its
+//     stream predecessor's, not its position).
 //  2. For each remaining append: claim its scope, create its stream, the
-//     inline projections' writes; then lock the head row. A write refused
-//     (a unique violation, or a claim that changed no row) rolls the group
-//     back; the refused append is answered (or, when what refused it is
-//     another append of the same group, sent to the next group) and the
-//     group starts again without it.
-//  3. Number the events from the head, hash them into the chain, insert
-//     them, move the streams and the head, NOTIFY, COMMIT.
+//     inline projections' writes, move its stream; then es_append_events
+//     takes the head-row lock, numbers the events, links them into the
+//     global chain, inserts them and moves the head; COMMIT. A write refused
+//     (an integrity violation, or a write that must change a row changing
+//     none) stops the pipeline before the head: the group rolls back, the
+//     refused append is answered (or, when another append of the same group
+//     held the value, sent to the next group) and the group runs again
+//     without it.
 //
 // Positions stay gap-free and in commit order: they are assigned under the
-// head-row lock, which is held from step 2's end to the commit.
+// head-row lock, which is held only for es_append_events and the commit.
 
 // maxGroupAttempts bounds how often one group starts again after a deadlock
 // with another replica's group (or a serialization failure).
@@ -51,7 +54,10 @@ type member struct {
 	lastAt  time.Time // the stream's last event time
 	created bool      // the append creates its stream
 	events  []domain.StoredEvent
-	stmts   []Statement
+	hashes  [][]byte // the events' hashes
+	// metaJSON is the metadata as stored (and hashed).
+	metaJSON []byte
+	stmts    []Statement
 }
 
 // refusal is a statement of one member that the database refused.
@@ -120,9 +126,18 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 		conn.Release()
 	}()
 
-	members, err = s.lockStreams(ctx, conn, batch)
-	if err != nil {
-		return nil, batch, nil, err
+	// A group that only creates streams has nothing to lock or read first:
+	// its streams must not exist, which creating them checks, and its
+	// idempotency scopes must be free, which claiming them checks. It
+	// commits in one round trip.
+	creates := !slices.ContainsFunc(batch, func(r *request) bool { return r.a.ExpectedVersion != 0 })
+	if creates {
+		members = s.newStreams(ctx, batch)
+	} else {
+		members, err = s.lockStreams(ctx, conn, batch)
+		if err != nil {
+			return nil, batch, nil, err
+		}
 	}
 	waiting = make([]*request, len(members))
 	for i, m := range members {
@@ -131,12 +146,9 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 	if len(members) == 0 {
 		return nil, nil, nil, nil // every append answered in step 1
 	}
-	head, ref, err := s.writeMembers(ctx, conn, members)
+	ref, err = s.commitMembers(ctx, conn, members, creates)
 	if err != nil || ref != nil {
 		return nil, waiting, ref, err
-	}
-	if err := s.appendEvents(ctx, conn, members, head); err != nil {
-		return nil, waiting, nil, err
 	}
 	committed = true
 	for _, m := range members {
@@ -147,6 +159,21 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 		}
 	}
 	return members, waiting, nil, nil
+}
+
+// newStreams is step 1 for a group of appends that all create their
+// streams: nothing to read, their events built.
+func (s *Store) newStreams(ctx context.Context, batch []*request) []*member {
+	members := make([]*member, 0, len(batch))
+	for _, r := range batch {
+		m := &member{r: r, a: r.a, prev: ZeroHash, created: true}
+		if err := s.prepare(ctx, m); err != nil {
+			r.done <- answer{err: err}
+			continue
+		}
+		members = append(members, m)
+	}
+	return members
 }
 
 // lockStreams is step 1. It answers the members that cannot append and
@@ -269,14 +296,30 @@ func (s *Store) prepare(ctx context.Context, m *member) error {
 			Type: name, Version: a.ExpectedVersion + domain.Version(i) + 1, OccurredAt: a.OccurredAt,
 			SchemaVersion: schema, Data: data, Metadata: a.Metadata}
 	}
+	meta, err := json.Marshal(a.Metadata)
+	if err != nil {
+		return fmt.Errorf("append to %s: metadata: %w", a.StreamID, err)
+	}
+	m.metaJSON = meta
+	prev := m.prev
+	for i := range m.events {
+		h, err := eventHash(prev, m.events[i], meta)
+		if err != nil {
+			return fmt.Errorf("append to %s: hash: %w", a.StreamID, err)
+		}
+		m.events[i].Hash = hex.EncodeToString(h)
+		m.hashes = append(m.hashes, h)
+		prev = h
+	}
 	n := domain.Version(len(a.Events))
 	if a.Idempotency != nil {
 		scope := a.Idempotency.Scope
 		m.stmts = append(m.stmts, Statement{
-			SQL: `INSERT INTO es_idempotency (scope, request_hash, stream_id, version)
-				VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO NOTHING`,
-			Args:       []any{scope, a.Idempotency.RequestHash, a.StreamID, int64(a.ExpectedVersion + n)},
-			MustAffect: true,
+			// A scope claimed already (by a transaction that committed
+			// after step 1, or that is still under way: the insert waits
+			// for it) is a unique violation.
+			SQL:  `INSERT INTO es_idempotency (scope, request_hash, stream_id, version) VALUES ($1, $2, $3, $4)`,
+			Args: []any{scope, a.Idempotency.RequestHash, a.StreamID, int64(a.ExpectedVersion + n)},
 			Refused: func(ctx context.Context, q Querier) error {
 				var hash []byte
 				err := q.QueryRow(ctx, `SELECT request_hash FROM es_idempotency WHERE scope = $1`, scope).Scan(&hash)
@@ -291,11 +334,13 @@ func (s *Store) prepare(ctx context.Context, m *member) error {
 		})
 	}
 	if m.created {
+		// The stream is created as it will be after the append; one that
+		// exists already is a unique violation.
+		last := m.events[len(m.events)-1]
 		m.stmts = append(m.stmts, Statement{
 			SQL: `INSERT INTO es_streams (stream_id, tenant_id, version, last_hash, created_at, updated_at)
-				VALUES ($1, $2, 0, $3, $4, $4) ON CONFLICT (stream_id) DO NOTHING`,
-			Args:       []any{a.StreamID, string(a.TenantID), ZeroHash, a.OccurredAt},
-			MustAffect: true,
+				VALUES ($1, $2, $3, $4, $5, $5)`,
+			Args: []any{a.StreamID, string(a.TenantID), int64(last.Version), m.hashes[len(m.hashes)-1], a.OccurredAt},
 			Refused: func(ctx context.Context, q Querier) error {
 				var version int64
 				err := q.QueryRow(ctx, `SELECT version FROM es_streams WHERE stream_id = $1`, a.StreamID).Scan(&version)
@@ -346,100 +391,119 @@ func (s *Store) stateBefore(ctx context.Context, a Append) (domain.State, error)
 	return t.State(), nil
 }
 
-// writeMembers is step 2. It returns the head row, or the first refused
-// write (the transaction is then unusable: roll it back).
-func (s *Store) writeMembers(ctx context.Context, conn *pgxpool.Conn, members []*member) (head, *refusal, error) {
+// commitMembers is step 2. It returns the first refused write (the
+// transaction is then unusable: roll it back), or commits.
+func (s *Store) commitMembers(ctx context.Context, conn *pgxpool.Conn, members []*member, begin bool) (*refusal, error) {
 	b := &pgx.Batch{}
+	if begin {
+		b.Queue("BEGIN")
+	}
 	type origin struct {
 		m    *member
 		stmt Statement
 	}
 	var from []origin
+	var ev eventArrays
 	for _, m := range members {
 		for _, st := range m.stmts {
-			b.Queue(st.SQL, st.Args...)
+			sql := st.SQL
+			if st.MustAffect {
+				sql = "WITH w AS (" + sql + " RETURNING 1) SELECT es_must_change(count(*), 'write') FROM w"
+			}
+			b.Queue(sql, st.Args...)
 			from = append(from, origin{m, st})
 		}
+		ev.add(m)
 	}
-	b.Queue(`SELECT position, chain_hash, committed_at FROM es_head WHERE id = 1 FOR UPDATE`)
+	var moved int // streams that existed: move them to their new version
+	for _, m := range members {
+		if m.created {
+			continue
+		}
+		last := m.events[len(m.events)-1]
+		b.Queue(`UPDATE es_streams SET version = $2, last_hash = $3, updated_at = $4 WHERE stream_id = $1`,
+			m.a.StreamID, int64(last.Version), m.hashes[len(m.hashes)-1], m.a.OccurredAt)
+		moved++
+	}
+	b.Queue(`SELECT first_position, chain_hashes, committed FROM es_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		ev.ids, ev.streams, ev.versions, ev.tenants, ev.types, ev.schemas, ev.data, ev.metadata, ev.occurred, ev.hashes,
+		s.now().UTC().Truncate(time.Microsecond))
+	b.Queue("COMMIT")
+
 	br := conn.SendBatch(ctx, b)
-	var h head
 	var ref *refusal
+	var first int64
+	var chains [][]byte
 	err := func() error {
-		for _, o := range from {
-			tag, err := br.Exec()
-			switch {
-			case refusedByData(err):
-				ref = &refusal{m: o.m, stmt: o.stmt, err: err}
-				return nil
-			case err != nil:
+		if begin {
+			if _, err := br.Exec(); err != nil {
 				return err
-			case o.stmt.MustAffect && tag.RowsAffected() == 0:
-				ref = &refusal{m: o.m, stmt: o.stmt}
-				return nil
 			}
 		}
-		return br.QueryRow().Scan(&h.position, &h.chain, &h.committed)
+		for _, o := range from {
+			if _, err := br.Exec(); err != nil {
+				if refusedByData(err) {
+					ref = &refusal{m: o.m, stmt: o.stmt, err: err}
+					return nil
+				}
+				return err
+			}
+		}
+		for range moved {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		var committedAt time.Time
+		if err := br.QueryRow().Scan(&first, &chains, &committedAt); err != nil {
+			return err
+		}
+		_, err := br.Exec()
+		return err
 	}()
 	if cerr := br.Close(); err == nil && ref == nil {
 		err = cerr
 	}
 	if err != nil {
-		return head{}, nil, fmt.Errorf("append: write: %w", err)
+		return nil, fmt.Errorf("append: write: %w", err)
 	}
-	return h, ref, nil
-}
-
-// head is the es_head row.
-type head struct {
-	position  int64
-	chain     []byte
-	committed time.Time
-}
-
-// appendEvents is step 3.
-func (s *Store) appendEvents(ctx context.Context, conn *pgxpool.Conn, members []*member, h head) error {
-	// Commit times never go back in position order (see ReadFeed).
-	committed := h.committed
-	if now := s.now().UTC().Truncate(time.Microsecond); now.After(committed) {
-		committed = now
+	if ref != nil {
+		return ref, nil
 	}
-	pos, chain := domain.Position(h.position), h.chain
-	b := &pgx.Batch{}
+	s.signal.kick(s)
+	pos, i := domain.Position(first), 0
 	for _, m := range members {
-		metaJSON, err := json.Marshal(m.a.Metadata)
-		if err != nil {
-			return fmt.Errorf("append to %s: metadata: %w", m.a.StreamID, err)
+		for j := range m.events {
+			m.events[j].Position = pos
+			m.events[j].ChainHash = hex.EncodeToString(chains[i])
+			pos, i = pos+1, i+1
 		}
-		prev := m.prev
-		for i := range m.events {
-			e := &m.events[i]
-			pos++
-			e.Position = pos
-			hash, err := eventHash(prev, *e, metaJSON)
-			if err != nil {
-				return fmt.Errorf("append to %s: hash: %w", m.a.StreamID, err)
-			}
-			chain = ChainHash(chain, e.Position, hash)
-			prev = hash
-			e.Hash, e.ChainHash = hex.EncodeToString(hash), hex.EncodeToString(chain)
-			b.Queue(`INSERT INTO es_events (global_position, event_id, stream_id, version, tenant_id,
-					event_type, schema_version, data, metadata, occurred_at, hash, chain_hash, committed_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				int64(e.Position), e.EventID, e.StreamID, int64(e.Version), string(e.TenantID),
-				e.Type, e.SchemaVersion, e.Data, metaJSON, e.OccurredAt, hash, chain, committed)
-		}
-		last := m.events[len(m.events)-1]
-		b.Queue(`UPDATE es_streams SET version = $2, last_hash = $3, updated_at = $4 WHERE stream_id = $1`,
-			m.a.StreamID, int64(last.Version), prev, m.a.OccurredAt)
 	}
-	b.Queue(`UPDATE es_head SET position = $1, chain_hash = $2, committed_at = $3 WHERE id = 1`, int64(pos), chain, committed)
-	b.Queue(`SELECT pg_notify($1, $2)`, NotifyChannel, strconv.FormatInt(int64(pos), 10))
-	b.Queue("COMMIT")
-	if err := conn.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("append: insert events: %w", err)
+	return nil, nil
+}
+
+// eventArrays are a group's events, column by column, for es_append_events.
+type eventArrays struct {
+	ids, streams, tenants, types, data, metadata []string
+	versions                                     []int64
+	schemas                                      []int16
+	occurred                                     []time.Time
+	hashes                                       [][]byte
+}
+
+func (ev *eventArrays) add(m *member) {
+	for i, e := range m.events {
+		ev.ids = append(ev.ids, e.EventID)
+		ev.streams = append(ev.streams, e.StreamID)
+		ev.versions = append(ev.versions, int64(e.Version))
+		ev.tenants = append(ev.tenants, string(e.TenantID))
+		ev.types = append(ev.types, e.Type)
+		ev.schemas = append(ev.schemas, int16(e.SchemaVersion))
+		ev.data = append(ev.data, string(e.Data))
+		ev.metadata = append(ev.metadata, string(m.metaJSON))
+		ev.occurred = append(ev.occurred, e.OccurredAt)
+		ev.hashes = append(ev.hashes, m.hashes[i])
 	}
-	return nil
 }
 
 // explainRefusal turns a refused write into its append's answer. again means the
@@ -490,11 +554,12 @@ func (m *member) result() Result {
 }
 
 // refusedByData reports an error that is about one statement's data (an
-// integrity constraint, a value the column cannot hold), which refuses that
+// integrity constraint, a value the column cannot hold, a write that must
+// change a row changing none: es_must_change's ES001), which refuses that
 // statement's append only.
 func refusedByData(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "23" || pe.Code[:2] == "22")
+	return errors.As(err, &pe) && len(pe.Code) == 5 && (pe.Code[:2] == "23" || pe.Code[:2] == "22" || pe.Code == "ES001")
 }
 
 // retryable reports an error after which the whole group may simply run

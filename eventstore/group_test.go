@@ -9,6 +9,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
+	"tenant-service/internal/testenv"
 	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
@@ -26,7 +27,12 @@ func linked(phone string) domain.Event {
 // and the log stays gap-free and verifiable.
 func TestGroupCommitMixesOutcomes(t *testing.T) {
 	t.Parallel()
-	s, pool := newStore(t)
+	pool := testenv.NewPool(t)
+	// One group at a time, so that every case waits behind the leader's.
+	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tenants := projections.NewTenants(pool)

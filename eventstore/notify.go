@@ -52,6 +52,10 @@ func (n *Notifier) Subscribe() (<-chan struct{}, func()) {
 	}
 }
 
+// Poke wakes the subscribers as a NOTIFY would: the event store calls it
+// (Config.Committed) after every commit in this process.
+func (n *Notifier) Poke() { n.wake() }
+
 func (n *Notifier) wake() {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -49,6 +49,18 @@ type Config struct {
 	// MaxGroup is how many appends commit together at most (group commit).
 	// Default 64; 1 commits every append on its own.
 	MaxGroup int
+	// Committed, when set, runs after every commit of appends: the
+	// service wakes its own readers with it (Notifier.Poke) without waiting
+	// for the NOTIFY, which reaches other replicas at most every few
+	// milliseconds under load. It must not block.
+	Committed func()
+	// GroupsInFlight is how many groups commit at once, each on a
+	// connection of its own: one writes while another holds the head lock
+	// and commits. Default 1: the head lock serialises the commits anyway,
+	// and one group at a time makes the groups, and so the share of each
+	// commit's flush, largest (measured: creates from 8 clients run fastest
+	// with 1, then 2, then 3).
+	GroupsInFlight int
 }
 
 // Reader reads the event store: streams, the global feed, filtered pages
@@ -71,6 +83,8 @@ type Store struct {
 	inline        []InlineProjection
 	snapshotEvery domain.Version
 	groups        groups
+	signal        signaller
+	committed     func()
 }
 
 // New returns a Store over a migrated database. readModel is the read model
@@ -86,14 +100,17 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 	if cfg.SnapshotEvery == 0 {
 		cfg.SnapshotEvery = 500
 	}
-	if cfg.MaxGroup < 0 {
-		return nil, errors.New("event store: MaxGroup must be 0 (default) or more")
+	if cfg.MaxGroup < 0 || cfg.GroupsInFlight < 0 {
+		return nil, errors.New("event store: MaxGroup and GroupsInFlight must be 0 (default) or more")
 	}
 	if cfg.MaxGroup == 0 {
 		cfg.MaxGroup = 64
 	}
+	if cfg.GroupsInFlight == 0 {
+		cfg.GroupsInFlight = 1
+	}
 	return &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
-		snapshotEvery: cfg.SnapshotEvery, groups: groups{max: cfg.MaxGroup}}, nil
+		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxLeaders: cfg.GroupsInFlight}}, nil
 }
 
 // Idempotency makes an append safe to retry; see domain.Idempotency.
@@ -155,7 +172,7 @@ func (s *Store) Append(ctx context.Context, a Append) (_ Result, err error) {
 	}
 	// PostgreSQL keeps microseconds; hash what will be read back.
 	a.OccurredAt = a.OccurredAt.UTC().Truncate(time.Microsecond)
-	ans := s.submit(&request{ctx: ctx, a: a, done: make(chan answer, 1)})
+	ans := s.submit(newRequest(ctx, a))
 	if errors.Is(ans.err, errDuplicateOf) {
 		return s.duplicateResult(ctx, a)
 	}

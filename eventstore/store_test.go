@@ -29,10 +29,22 @@ func created(id domain.TenantID, name string) domain.Event {
 	return domain.TenantCreated{TenantID: id, Name: name}
 }
 
-// The PostgreSQL store passes the event store contract.
+// The PostgreSQL store passes the event store contract, with several groups
+// committing at once (the default) and with one at a time.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store {
 		s, _ := newStore(t)
+		return s
+	})
+}
+
+func TestContractOneGroupAtATime(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
+		pool := testenv.NewPool(t)
+		s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return s
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,18 +17,32 @@ import (
 type FollowerConfig struct {
 	// BatchSize is how many events one read returns at most. Default 500.
 	BatchSize int
+	// MinInterval spaces out reads under load (see RunnerConfig): under a
+	// steady stream of commits the follower, and the projectors it feeds,
+	// read every 20ms (the default) rather than after every commit.
+	MinInterval time.Duration
 	// PollInterval is the safety-net poll while idle, for wake-ups that were
 	// lost. Default 1s.
 	PollInterval time.Duration
 	// MaxBackoff caps the wait between retries of a failed read. Default 2s.
 	MaxBackoff time.Duration
+	// Retain is how many of the latest events the follower keeps to serve
+	// ReadFrom, so that the projectors of this process read the feed from
+	// memory instead of each reading it again. Default 4096.
+	Retain int
 }
 
 // Follower follows the event feed in this process, for state every replica
 // keeps for itself (caches of data keys and tokens, in-memory read models):
 // no leadership and no checkpoint, it starts at the head of the store when
 // Run starts and hands every later event, in position order, to its
-// handlers. It is safe for concurrent use.
+// handlers.
+//
+// It is also the feed of the projectors that lead in this process: as a
+// Source it serves ReadFrom from the events it read last (falling back to
+// the store for older ones), and as a Waker it wakes them after each read,
+// so the log is read once per process, not once per reader. It is safe for
+// concurrent use.
 type Follower struct {
 	src      Source
 	wake     Waker
@@ -35,6 +51,10 @@ type Follower struct {
 	handlers []func(events []domain.StoredEvent)
 	applied  atomic.Int64
 	ready    chan struct{}
+
+	mu     sync.Mutex
+	recent []domain.StoredEvent // the latest events read, positions without a gap, the last at applied
+	subs   map[chan struct{}]struct{}
 }
 
 // NewFollower returns a Follower over src; wake may be nil (then it only
@@ -43,16 +63,19 @@ func NewFollower(src Source, wake Waker, log *slog.Logger, cfg FollowerConfig) (
 	if src == nil {
 		return nil, errors.New("follower: a source is required")
 	}
-	if cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.MaxBackoff < 0 {
-		return nil, errors.New("follower: batch size, poll interval and max backoff must not be negative")
+	if cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.MaxBackoff < 0 || cfg.MinInterval < 0 || cfg.Retain < 0 {
+		return nil, errors.New("follower: batch size, intervals, max backoff and retain must not be negative")
 	}
+	cfg.Retain = orDefault(cfg.Retain, 4096)
 	cfg.BatchSize = orDefault(cfg.BatchSize, 500)
 	cfg.PollInterval = orDefault(cfg.PollInterval, time.Second)
+	cfg.MinInterval = orDefault(cfg.MinInterval, 20*time.Millisecond)
 	cfg.MaxBackoff = orDefault(cfg.MaxBackoff, 2*time.Second)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Follower{src: src, wake: wake, log: log.With("component", "follower"), cfg: cfg, ready: make(chan struct{})}, nil
+	return &Follower{src: src, wake: wake, log: log.With("component", "follower"), cfg: cfg, ready: make(chan struct{}),
+		subs: map[chan struct{}]struct{}{}}, nil
 }
 
 // Handle registers a handler for every batch of events, before Run. A
@@ -87,8 +110,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		sleep(ctx, bo.next())
 	}
 	bo.reset()
+	pc := pace{min: f.cfg.MinInterval}
 	for ctx.Err() == nil {
 		after := f.Position()
+		pc.reading()
 		events, err := f.src.ReadFrom(ctx, after, f.cfg.BatchSize)
 		switch {
 		case ctx.Err() != nil:
@@ -98,20 +123,97 @@ func (f *Follower) Run(ctx context.Context) error {
 			sleep(ctx, wait)
 		case len(events) == 0:
 			bo.reset()
-			t := time.NewTimer(f.cfg.PollInterval)
-			select {
-			case <-ctx.Done():
-			case <-wake:
-			case <-t.C:
-			}
-			t.Stop()
+			// Pass the wake-up on: it may be a signal (a rebuild request)
+			// rather than a commit.
+			f.wakeSubscribers()
+			pc.idle(ctx, wake, f.cfg.PollInterval)
 		default:
 			bo.reset()
 			for _, h := range f.handlers {
 				h(events)
 			}
-			f.applied.Store(int64(events[len(events)-1].Position))
+			f.keep(events)
+			f.wakeSubscribers()
+			if len(events) < f.cfg.BatchSize {
+				// Read to the head: wait for the next commit's wake-up (one
+				// that came after the read is already there).
+				pc.idle(ctx, wake, f.cfg.PollInterval)
+			}
 		}
 	}
 	return nil
+}
+
+// keep records a batch handled: the applied position, and the events for
+// ReadFrom.
+func (f *Follower) keep(events []domain.StoredEvent) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.recent) > 0 && f.recent[len(f.recent)-1].Position+1 != events[0].Position {
+		f.recent = f.recent[:0] // not contiguous (cannot happen: the feed has no gaps)
+	}
+	f.recent = append(f.recent, events...)
+	if over := len(f.recent) - f.cfg.Retain; over > f.cfg.Retain {
+		f.recent = append([]domain.StoredEvent(nil), f.recent[over:]...)
+	}
+	f.applied.Store(int64(events[len(events)-1].Position))
+}
+
+// ReadFrom returns up to limit events after the position, in position
+// order: from memory when the follower read them last, nothing when it has
+// read nothing newer yet (its wake-up follows when it does), and from the
+// store when they are older than what it keeps or it has not started.
+func (f *Follower) ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error) {
+	select {
+	case <-f.ready:
+	default:
+		return f.src.ReadFrom(ctx, after, limit)
+	}
+	f.mu.Lock()
+	applied := domain.Position(f.applied.Load())
+	if after >= applied {
+		f.mu.Unlock()
+		return nil, nil
+	}
+	if n := len(f.recent); n > 0 && f.recent[0].Position <= after+1 {
+		i := int(after + 1 - f.recent[0].Position)
+		out := slices.Clone(f.recent[i:min(n, i+limit)])
+		f.mu.Unlock()
+		return out, nil
+	}
+	f.mu.Unlock()
+	return f.src.ReadFrom(ctx, after, limit)
+}
+
+// HeadPosition is the store's.
+func (f *Follower) HeadPosition(ctx context.Context) (domain.Position, error) {
+	return f.src.HeadPosition(ctx)
+}
+
+// Signal is the store's: it wakes every follower, which wakes its subscribers.
+func (f *Follower) Signal(ctx context.Context) error { return f.src.Signal(ctx) }
+
+// Subscribe returns a channel that receives a (coalesced) value after each
+// read of the follower, and a function that ends the subscription.
+func (f *Follower) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	f.mu.Lock()
+	f.subs[ch] = struct{}{}
+	f.mu.Unlock()
+	return ch, func() {
+		f.mu.Lock()
+		delete(f.subs, ch)
+		f.mu.Unlock()
+	}
+}
+
+func (f *Follower) wakeSubscribers() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for ch := range f.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -30,6 +30,7 @@ func (r *Runner) lead(ctx context.Context, l *lease, p Projector, opts leadOptio
 		wake = ch
 	}
 	bo := backoff{min: r.cfg.MinBackoff, max: r.cfg.MaxBackoff}
+	pc := pace{min: r.cfg.MinInterval}
 	// failed records a processing failure and backs off; the same batch is
 	// read again afterwards, so nothing is skipped.
 	failed := func(what string, err error) error {
@@ -58,6 +59,7 @@ func (r *Runner) lead(ctx context.Context, l *lease, p Projector, opts leadOptio
 		if opts.finite && cp.position >= opts.until {
 			return nil
 		}
+		pc.reading()
 		events, err := r.next(l.ctx, p, cp.position)
 		if err == nil && len(events) > 0 {
 			err = p.Handle(l.ctx, events)
@@ -76,7 +78,7 @@ func (r *Runner) lead(ctx context.Context, l *lease, p Projector, opts leadOptio
 			}
 		case len(events) == 0:
 			bo.reset()
-			r.idle(l.ctx, wake)
+			pc.idle(l.ctx, wake, r.cfg.PollInterval)
 		default:
 			last := events[len(events)-1].Position
 			if err := l.advance(last); err != nil {
@@ -85,6 +87,12 @@ func (r *Runner) lead(ctx context.Context, l *lease, p Projector, opts leadOptio
 			bo.reset()
 			if opts.progress != nil {
 				opts.progress(int64(last), int64(opts.until))
+			}
+			// A short batch read to the head: wait for the next commit's
+			// wake-up rather than read again to find nothing. A commit that
+			// came after the read has already left its wake-up.
+			if len(events) < r.cfg.BatchSize && !opts.finite {
+				pc.idle(l.ctx, wake, r.cfg.PollInterval)
 			}
 		}
 	}
@@ -131,13 +139,4 @@ func (r *Runner) reset(l *lease, p Projector, why string) error {
 	return nil
 }
 
-// idle waits for a wake-up, the poll interval or the end of ctx.
-func (r *Runner) idle(ctx context.Context, wake <-chan struct{}) {
-	t := time.NewTimer(r.cfg.PollInterval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-wake:
-	case <-t.C:
-	}
-}
+

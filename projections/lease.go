@@ -102,8 +102,12 @@ func (r *Runner) dial(ctx context.Context) (*pgx.Conn, error) {
 	}
 	conn := c.Hijack()
 	ms := r.cfg.LeaseTimeout.Milliseconds()
+	// A checkpoint's commit need not wait for the WAL flush: one lost in a
+	// crash moves back a little, and the events after it are handled again,
+	// as after any failure (delivery is at least once).
 	if _, err := conn.Exec(ctx, fmt.Sprintf(`SET idle_session_timeout = %d; SET tcp_user_timeout = %d;
-		SET tcp_keepalives_idle = %d; SET tcp_keepalives_interval = %d; SET tcp_keepalives_count = 3`,
+		SET tcp_keepalives_idle = %d; SET tcp_keepalives_interval = %d; SET tcp_keepalives_count = 3;
+		SET synchronous_commit = off`,
 		ms, ms, max(ms/2000, 1), max(ms/6000, 1))); err != nil {
 		closeQuietly(conn)
 		return nil, fmt.Errorf("lock connection: set its timeouts: %w", err)

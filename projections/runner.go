@@ -69,6 +69,10 @@ var ErrLost = errors.New("read model lost its data")
 type RunnerConfig struct {
 	// BatchSize is how many events one Handle call receives at most. Default 500.
 	BatchSize int
+	// MinInterval spaces out a projector's reads under load: woken less than
+	// this after its previous read, it waits for the rest, so the commits
+	// meanwhile make one batch. Default 20ms; an idle projector reads at once.
+	MinInterval time.Duration
 	// PollInterval is the safety-net poll while idle, for wake-ups that were
 	// lost. Default 1s.
 	PollInterval time.Duration
@@ -96,6 +100,7 @@ type RunnerConfig struct {
 func (c *RunnerConfig) setDefaults() {
 	c.BatchSize = orDefault(c.BatchSize, 500)
 	c.PollInterval = orDefault(c.PollInterval, time.Second)
+	c.MinInterval = orDefault(c.MinInterval, 20*time.Millisecond)
 	c.LockRetryInterval = orDefault(c.LockRetryInterval, time.Second)
 	c.HeartbeatInterval = orDefault(c.HeartbeatInterval, time.Second)
 	c.LeaseTimeout = orDefault(c.LeaseTimeout, 10*time.Second)

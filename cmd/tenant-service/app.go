@@ -91,6 +91,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	})
 	g.Go(func() error { return a.RunBackground(gctx) })
+	g.Go(func() error { return a.serveDebug(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

@@ -10,14 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"tenant-service/eventstore/storetest"
 	"testing"
 	"time"
+
+	"tenant-service/eventstore/storetest"
 )
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	// The command's logger and its progress bar write to stderr from
+	// different goroutines, as they may to a terminal.
+	var out, errOut lockedBuffer
 	code := run(context.Background(), args, func(k string) string { return env[k] }, &out, &errOut)
 	return code, out.String(), errOut.String()
 }

@@ -41,6 +41,10 @@ type Config struct {
 
 	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
 
+	// DebugAddr (DEBUG_ADDR, e.g. 127.0.0.1:6060) serves Go's profiler on a
+	// listener of its own; empty (the default) serves nothing.
+	DebugAddr string
+
 	// CheckpointSigningKey (CHECKPOINT_SIGNING_KEY: base64 of a 32-byte
 	// Ed25519 seed) signs `events checkpoint`; CheckpointPublicKey
 	// (CHECKPOINT_PUBLIC_KEY: base64 of the 32-byte public key) is the key an
@@ -82,6 +86,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		RedisKeyPrefix:         getenv("REDIS_KEY_PREFIX"),
 		APIKeys:                get("API_KEYS", ""),
 		DevDir:                 get("DEV_STATE_DIR", ".dev-keys"),
+		DebugAddr:              get("DEBUG_ADDR", ""),
 		CheckpointSigningKey:   get("CHECKPOINT_SIGNING_KEY", ""),
 		CheckpointPublicKey:    get("CHECKPOINT_PUBLIC_KEY", ""),
 	}

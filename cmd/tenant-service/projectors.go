@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"tenant-service/domain"
-	"tenant-service/eventstore"
 	"tenant-service/genesys"
 	"tenant-service/genesys/tokencache"
 	"tenant-service/messaging"
@@ -27,7 +26,6 @@ const idempotencyRetention = 7 * 24 * time.Hour
 // read model and the RabbitMQ relay (one leader each across replicas), and
 // this replica's own follower.
 type projectors struct {
-	notifier   *eventstore.Notifier
 	runner     *projections.Runner
 	redisModel *projections.RedisTenants
 	relay      *messaging.Relay
@@ -37,16 +35,20 @@ type projectors struct {
 	background []func(ctx context.Context) error
 }
 
-// openProjectors wires the notifier, the Redis projector, the relay, the
+// openProjectors wires the Redis projector, the relay, the
 // Genesys token cache and the follower that keeps this replica's caches in
 // step with deletions and rotations made elsewhere.
 func (a *App) openProjectors() error {
-	a.notifier = eventstore.NewNotifier(a.pool, a.log)
 	var err error
-	if a.runner, err = projections.NewRunner(a.pool, a.store, a.notifier, a.log, projections.RunnerConfig{}); err != nil {
+	// The follower reads the log once for this process; the projectors that
+	// lead here read it from the follower.
+	if a.follower, err = projections.NewFollower(a.store, a.notifier, a.log, projections.FollowerConfig{}); err != nil {
 		return err
 	}
-	relayRunner, err := projections.NewRunner(a.pool, a.store, a.notifier, a.log, projections.RunnerConfig{MaxBackoff: relayMaxBackoff})
+	if a.runner, err = projections.NewRunner(a.pool, a.follower, a.follower, a.log, projections.RunnerConfig{}); err != nil {
+		return err
+	}
+	relayRunner, err := projections.NewRunner(a.pool, a.follower, a.follower, a.log, projections.RunnerConfig{MaxBackoff: relayMaxBackoff})
 	if err != nil {
 		return err
 	}
@@ -58,9 +60,6 @@ func (a *App) openProjectors() error {
 	}
 	a.onClose(func() { _ = a.relay.Close() })
 	if err := a.openTokens(); err != nil {
-		return err
-	}
-	if a.follower, err = projections.NewFollower(a.store, a.notifier, a.log, projections.FollowerConfig{}); err != nil {
 		return err
 	}
 	a.follower.Handle(forgetSecrets(a.vault, a.tokens))

@@ -27,6 +27,8 @@ type stores struct {
 	store   *eventstore.Store
 	repo    *eventstore.Repository
 	rdb     redis.UniversalClient
+	// notifier wakes this process's readers of the event feed.
+	notifier *eventstore.Notifier
 }
 
 // openStores opens the database (created and migrated when needed), the
@@ -46,8 +48,12 @@ func (a *App) openStores(ctx context.Context) error {
 		return err
 	}
 	a.tenants = projections.NewTenants(pool)
+	// Readers in this process wake on every commit, without waiting for
+	// the NOTIFY that other replicas wake on.
+	a.notifier = eventstore.NewNotifier(pool, a.log)
 	a.store, err = eventstore.New(pool, a.tenants, eventstore.Config{
-		Inline: []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}}})
+		Inline:    []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}},
+		Committed: a.notifier.Poke})
 	if err != nil {
 		return err
 	}
