@@ -171,6 +171,12 @@ func newMemStore(sb *switchboard, clock *testkit.Clock, shred func(domain.Tenant
 		states: map[domain.TenantID]domain.State{}, scopes: map[string]idempotent{}}
 }
 
+// Create is Execute: a fresh id loads as no tenant, which is what the real
+// store's Create assumes without reading.
+func (s *memStore) Create(ctx context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error) {
+	return s.Execute(ctx, id, w, decide)
+}
+
 func (s *memStore) Execute(_ context.Context, id domain.TenantID, w domain.Write, decide func(*domain.Tenant) error) (domain.Outcome, error) {
 	if err := s.sb.enter("store.Execute"); err != nil {
 		return domain.Outcome{}, err
