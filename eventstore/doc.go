@@ -2,8 +2,9 @@
 // version (optimistic concurrency) and idempotency keys, read a stream, read
 // the global feed from a position, and wake readers with LISTEN/NOTIFY. It also
 // holds the Repository that loads a Tenant, lets it decide, and appends what it
-// recorded, and the hash chain that makes the log tamper-evident. It is the
-// only package that reads or writes the es_* tables.
+// recorded, the hash chain that makes the log tamper-evident, and the bulk
+// reads and head lock with which a read model is rebuilt while appends go on.
+// It is the only package that reads or writes the es_* tables.
 //
 // Appends made at the same time commit together (group commit, group.go and
 // commit.go): one transaction, pipelined in one round trip for creates and

@@ -4,8 +4,10 @@
 //     phone-number and integration claims (whose primary keys make a value
 //     belong to one live tenant). The event store writes it in
 //     the append's transaction (it is an eventstore.InlineProjection), so it is
-//     never behind; RebuildTenants recomputes it from the streams while the
-//     service serves.
+//     never behind. RebuildTenants recomputes it while the service serves and
+//     appends: it folds the log in memory in one pass, writes the result into
+//     temporary shadow tables, and swaps them in with one transaction that
+//     holds appends off (not readers) for the last catch-up and the swap.
 //   - Runner runs asynchronous projectors (Projector: a name and Handle) with
 //     a checkpoint each in projector_checkpoints: one replica at a time under a
 //     PostgreSQL advisory lock, catching up from the checkpoint, then following

@@ -33,46 +33,17 @@ func NewTenants(pool *pgxpool.Pool) *Tenants { return &Tenants{pool: pool} }
 // projection); a claim another tenant holds refuses that append with a
 // ClaimError.
 func (m *Tenants) Inline(before domain.State, events []domain.StoredEvent) ([]postgres.Statement, error) {
-	after, err := fold(before, events)
+	after, err := foldEvents(before, events)
 	if err != nil || after.Version == before.Version {
 		return nil, err
 	}
 	return writes(before, after)
 }
 
-// ApplyInline folds the events of one stream into the tenant's row and claims
-// inside tx, reading the row it starts from (locked) in tx.
-func (m *Tenants) ApplyInline(ctx context.Context, tx pgx.Tx, events []domain.StoredEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	before, err := loadState(ctx, tx, events[0].TenantID)
-	if err != nil {
-		return err
-	}
-	stmts, err := m.Inline(before, events)
-	if err != nil {
-		return err
-	}
-	for _, st := range stmts {
-		tag, err := tx.Exec(ctx, st.SQL, st.Args...)
-		if err != nil {
-			return fmt.Errorf("project %s: %w", before.TenantID, err)
-		}
-		if st.MustAffect && tag.RowsAffected() == 0 {
-			if err := st.Refused(ctx, tx); err != nil {
-				return err
-			}
-			return fmt.Errorf("project %s: a claim changed no row and has no owner", before.TenantID)
-		}
-	}
-	return nil
-}
-
-// fold applies the events that follow before's version to a copy of it.
+// foldEvents applies the events that follow before's version to a copy of it.
 // Events at or below that version are skipped (a replay over a row that is
 // ahead); a gap is an error.
-func fold(before domain.State, events []domain.StoredEvent) (domain.State, error) {
+func foldEvents(before domain.State, events []domain.StoredEvent) (domain.State, error) {
 	after := before.Clone()
 	for _, se := range events {
 		if se.Version != after.Version+1 {
@@ -88,22 +59,6 @@ func fold(before domain.State, events []domain.StoredEvent) (domain.State, error
 		after.Apply(e, se.OccurredAt)
 	}
 	return after, nil
-}
-
-func loadState(ctx context.Context, tx pgx.Tx, id domain.TenantID) (domain.State, error) {
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT state FROM tenants WHERE tenant_id = $1 FOR UPDATE`, string(id)).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.State{}, nil
-	}
-	if err != nil {
-		return domain.State{}, fmt.Errorf("project %s: load row: %w", id, err)
-	}
-	var s domain.State
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return domain.State{}, fmt.Errorf("project %s: decode row: %w", id, err)
-	}
-	return s, nil
 }
 
 // writes are the statements that take the tenant's row and claims from
