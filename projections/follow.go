@@ -34,6 +34,10 @@ type Follower struct {
 	cfg      FollowerConfig
 	handlers []func(events []domain.StoredEvent)
 	applied  atomic.Int64
+	// caughtUp is when (unix nanoseconds) the last read that reached the
+	// end of the feed started: every event committed before then has been
+	// handed to the handlers.
+	caughtUp atomic.Int64
 	ready    chan struct{}
 }
 
@@ -64,6 +68,18 @@ func (f *Follower) Handle(h func(events []domain.StoredEvent)) {
 // Position returns the last position every handler has seen.
 func (f *Follower) Position() domain.Position { return domain.Position(f.applied.Load()) }
 
+// CaughtUpAt returns when the last read that reached the end of the feed
+// started (the zero time before Run found the head): the handlers have seen
+// every event committed before then. While the follower keeps up it is at
+// most about PollInterval old; reads that fail or lag let it age.
+func (f *Follower) CaughtUpAt() time.Time {
+	ns := f.caughtUp.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
 // Ready is closed once Run has found the head it starts from.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
@@ -77,9 +93,11 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 	bo := backoff{min: 50 * time.Millisecond, max: f.cfg.MaxBackoff}
 	for ctx.Err() == nil {
+		started := time.Now()
 		head, err := f.src.HeadPosition(ctx)
 		if err == nil {
 			f.applied.Store(int64(head))
+			f.caughtUp.Store(started.UnixNano())
 			close(f.ready)
 			break
 		}
@@ -89,6 +107,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	bo.reset()
 	for ctx.Err() == nil {
 		after := f.Position()
+		started := time.Now()
 		events, err := f.src.ReadFrom(ctx, after, f.cfg.BatchSize)
 		switch {
 		case ctx.Err() != nil:
@@ -98,6 +117,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			sleep(ctx, wait)
 		case len(events) == 0:
 			bo.reset()
+			f.caughtUp.Store(started.UnixNano())
 			t := time.NewTimer(f.cfg.PollInterval)
 			select {
 			case <-ctx.Done():
@@ -111,6 +131,9 @@ func (f *Follower) Run(ctx context.Context) error {
 				h(events)
 			}
 			f.applied.Store(int64(events[len(events)-1].Position))
+			if len(events) < f.cfg.BatchSize {
+				f.caughtUp.Store(started.UnixNano())
+			}
 		}
 	}
 	return nil
