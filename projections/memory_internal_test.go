@@ -1,7 +1,12 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +77,72 @@ func TestChangeOfEveryEventType(t *testing.T) {
 	if _, err := changeOf(domain.StoredEvent{TenantID: "tenant-a", Type: domain.EventWABALinked, Data: []byte(`{"phoneNumberId":`)}); err == nil {
 		t.Error("unreadable data: no error")
 	}
+}
+
+// BenchmarkMemoryFootprint reports the heap a kept lookup costs: N tenants
+// with three phone numbers and an integration each, every key kept (five
+// entries a tenant), each context JSON allocated on its own as the Resolver
+// answers it. bytes/entry includes the JSON (json-bytes/entry).
+//
+//	go test -run '^$' -bench MemoryFootprint ./projections/
+func BenchmarkMemoryFootprint(b *testing.B) {
+	const tenants = 4000
+	for b.Loop() {
+		cache, err := tenantcache.New[memoryValue](tenantcache.Config{MaxEntries: 10 * tenants})
+		if err != nil {
+			b.Fatal(err)
+		}
+		states := make([]domain.State, tenants)
+		for i := range states {
+			states[i] = footprintState(i)
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var jsonBytes int
+		for _, st := range states {
+			keys := []tenantcache.Key{{Kind: tenantcache.KindTenant, ID: string(st.TenantID)},
+				{Kind: tenantcache.KindIntegration, ID: st.Genesys.IntegrationID}}
+			for _, p := range st.WhatsApp.PhoneNumbers {
+				keys = append(keys, tenantcache.Key{Kind: tenantcache.KindPhoneNumber, ID: p.PhoneNumberID})
+			}
+			for _, k := range keys {
+				phone := ""
+				if k.Kind == tenantcache.KindPhoneNumber {
+					phone = k.ID
+				}
+				raw, _ := json.Marshal(ContextFromState(st, phone))
+				jsonBytes += len(raw)
+				a, _ := answerOf(raw, nil)
+				t := cache.Ticket()
+				if cache.Put(t, tenantcache.Key{Kind: k.Kind, ID: strings.Clone(k.ID)}, a) != tenantcache.Stored {
+					b.Fatal("not stored")
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		n := cache.Len()
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "bytes/entry")
+		b.ReportMetric(float64(jsonBytes)/float64(n), "json-bytes/entry")
+		runtime.KeepAlive(cache)
+		runtime.KeepAlive(states)
+	}
+}
+
+// footprintState is a tenant as a typical deployment holds it: three
+// numbers of one WABA with display numbers, Genesys credentials and an
+// integration, a rate limit.
+func footprintState(i int) domain.State {
+	st := domain.State{TenantID: domain.NewTenantID(), Name: fmt.Sprintf("Customer %d Ltd", i), ExternalRef: fmt.Sprintf("crm-%d", i),
+		Status: domain.StatusActive, Version: 7, UpdatedAt: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC),
+		Settings: domain.Settings{RateLimit: &domain.RateLimit{PerSecond: 20, Burst: 40}},
+		Genesys:  &domain.GenesysConfig{ClientID: "8c1f2a9e-3b4d-4e5f-9a0b-1c2d3e4f5a6b", Region: "mypurecloud.de", IntegrationID: fmt.Sprintf("f0e1d2c3-b4a5-4968-8776-%012d", i)},
+		WhatsApp: &domain.WhatsAppConfig{WABAID: strconv.Itoa(100000000000000 + i)}}
+	for n := range 3 {
+		id := strconv.Itoa(200000000000000 + 10*i + n)
+		st.WhatsApp.PhoneNumbers = append(st.WhatsApp.PhoneNumbers, domain.PhoneNumber{PhoneNumberID: id, WABAID: st.WhatsApp.WABAID,
+			DisplayPhoneNumber: fmt.Sprintf("+44 20 7946 %04d", n), VerifiedName: st.Name, QualityRating: "GREEN"})
+	}
+	return st
 }
