@@ -19,6 +19,7 @@ import (
 // PostgreSQL), with its follower on the fixture's store.
 type memoryFixture struct {
 	*redisFixture
+	feed     *flakyFeed // the follower's source
 	follower *projections.Follower
 	res      *projections.Resolver
 	mem      *projections.Memory
@@ -27,7 +28,8 @@ type memoryFixture struct {
 func newMemoryFixture(t testing.TB, cfg projections.MemoryConfig) *memoryFixture {
 	t.Helper()
 	f := newRedisFixture(t)
-	follower, err := projections.NewFollower(f.store, f.notifier, testkit.Logger(),
+	feed := &flakyFeed{Source: f.store}
+	follower, err := projections.NewFollower(feed, f.notifier, testkit.Logger(),
 		projections.FollowerConfig{PollInterval: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +39,21 @@ func newMemoryFixture(t testing.TB, cfg projections.MemoryConfig) *memoryFixture
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &memoryFixture{redisFixture: f, follower: follower, res: res, mem: mem}
+	return &memoryFixture{redisFixture: f, feed: feed, follower: follower, res: res, mem: mem}
+}
+
+// flakyFeed is the event store as the follower's source, whose reads fail
+// while fail is set (PostgreSQL cut off from this replica).
+type flakyFeed struct {
+	projections.Source
+	fail atomic.Bool
+}
+
+func (f *flakyFeed) ReadFrom(ctx context.Context, after domain.Position, limit int) ([]domain.StoredEvent, error) {
+	if f.fail.Load() {
+		return nil, errInjected
+	}
+	return f.Source.ReadFrom(ctx, after, limit)
 }
 
 // follow runs the follower until the returned stop is called (or the test
@@ -324,12 +340,14 @@ func TestMemoryDoesNotKeepWhatALaggingRedisHolds(t *testing.T) {
 	}
 }
 
-// While the follower cannot read the feed, memory answers for MaxLag at
-// most; then lookups go to the Resolver, so an update made elsewhere shows.
-func TestMemoryStopsAnsweringWhenTheFollowerFallsBehind(t *testing.T) {
+// While the follower's reads fail (it retries with backoff), memory
+// answers for MaxLag at most; then lookups go to the Resolver, so an update
+// made elsewhere shows, and those with a minPosition reflect it at once.
+// Once the reads succeed again, memory catches up and answers again.
+func TestMemoryStopsAnsweringWhileTheFollowerCannotRead(t *testing.T) {
 	t.Parallel()
 	f := newMemoryFixture(t, projections.MemoryConfig{MaxLag: 300 * time.Millisecond})
-	stop := f.follow()
+	f.follow()
 	a, sa := f.linkedTenant("Acme", "lag-p1", "lag-i1")
 	f.applied(f.head())
 	l := lookup{"phone", "lag-p1", a, sa.Version}
@@ -341,10 +359,25 @@ func TestMemoryStopsAnsweringWhenTheFollowerFallsBehind(t *testing.T) {
 	if s := f.mem.Stats(); s.Hits == 0 {
 		t.Fatalf("memory does not answer while the follower keeps up: %+v", s)
 	}
-	stop()
-	st, _ := f.write(a, func(t *domain.Tenant) error { return t.Update(domain.UpdateTenant{Name: ptr("Acme 2")}) })
-	testkit.Eventually(t, 10*time.Second, func() error {
-		return lookup{"phone", "lag-p1", a, st.Version}.check(l.on(f.mem, 0))
+	f.feed.fail.Store(true)
+	st, p := f.write(a, func(t *domain.Tenant) error { return t.Update(domain.UpdateTenant{Name: ptr("Acme 2")}) })
+	fresh := lookup{"phone", "lag-p1", a, st.Version}
+	testkit.Eventually(t, 10*time.Second, func() error { return fresh.check(fresh.on(f.mem, 0)) })
+	for _, l := range []lookup{{"integration", "lag-i1", a, st.Version}, {"tenant", string(a), a, st.Version}} {
+		if err := l.check(l.on(f.mem, p)); err != nil {
+			t.Fatalf("with minPosition while the follower cannot read: %v", err)
+		}
+	}
+	if f.follower.Position() >= p {
+		t.Fatal("the follower read the update: the test shows nothing")
+	}
+
+	f.feed.fail.Store(false)
+	f.applied(p)
+	testkit.Until(t, 10*time.Second, "memory answering again", func() bool {
+		before := f.mem.Stats().Hits
+		err := fresh.check(fresh.on(f.mem, 0))
+		return err == nil && f.mem.Stats().Hits > before
 	})
 }
 
