@@ -34,9 +34,9 @@ type Follower struct {
 	cfg      FollowerConfig
 	handlers []func(events []domain.StoredEvent)
 	applied  atomic.Int64
-	// caughtUp is when (unix nanoseconds) the last read that reached the
-	// end of the feed started: every event committed before then has been
-	// handed to the handlers.
+	// caughtUp is when (nanoseconds after monoEpoch; 0: never) the last
+	// read that reached the end of the feed started: every event committed
+	// before then has been handed to the handlers.
 	caughtUp atomic.Int64
 	ready    chan struct{}
 }
@@ -68,16 +68,26 @@ func (f *Follower) Handle(h func(events []domain.StoredEvent)) {
 // Position returns the last position every handler has seen.
 func (f *Follower) Position() domain.Position { return domain.Position(f.applied.Load()) }
 
+// monoEpoch anchors Follower.caughtUp: a time kept as the duration since
+// it keeps its monotonic clock reading, so a step of the wall clock does not
+// age it.
+var monoEpoch = time.Now()
+
 // CaughtUpAt returns when the last read that reached the end of the feed
 // started (the zero time before Run found the head): the handlers have seen
 // every event committed before then. While the follower keeps up it is at
 // most about PollInterval old; reads that fail or lag let it age.
 func (f *Follower) CaughtUpAt() time.Time {
-	ns := f.caughtUp.Load()
-	if ns == 0 {
+	d := f.caughtUp.Load()
+	if d == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, ns)
+	return monoEpoch.Add(time.Duration(d))
+}
+
+// caughtUpAt records that a read started at t reached the end of the feed.
+func (f *Follower) caughtUpAt(t time.Time) {
+	f.caughtUp.Store(max(int64(t.Sub(monoEpoch)), 1))
 }
 
 // Ready is closed once Run has found the head it starts from.
@@ -97,7 +107,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		head, err := f.src.HeadPosition(ctx)
 		if err == nil {
 			f.applied.Store(int64(head))
-			f.caughtUp.Store(started.UnixNano())
+			f.caughtUpAt(started)
 			close(f.ready)
 			break
 		}
@@ -117,7 +127,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			sleep(ctx, wait)
 		case len(events) == 0:
 			bo.reset()
-			f.caughtUp.Store(started.UnixNano())
+			f.caughtUpAt(started)
 			t := time.NewTimer(f.cfg.PollInterval)
 			select {
 			case <-ctx.Done():
@@ -132,7 +142,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			}
 			f.applied.Store(int64(events[len(events)-1].Position))
 			if len(events) < f.cfg.BatchSize {
-				f.caughtUp.Store(started.UnixNano())
+				f.caughtUpAt(started)
 			}
 		}
 	}
