@@ -16,6 +16,14 @@
 //   - RedisTenants is the Redis read model (tenant contexts and lookup keys,
 //     version-guarded), and Resolver reads it for the handlers: Redis first,
 //     PostgreSQL on a miss or while Redis is down.
+//   - Follower hands every event after the head it started at to handlers
+//     in this process (no checkpoint, no leadership), for state each
+//     replica keeps for itself.
+//   - Memory is the resolve lookups kept in this process, in front of the
+//     Resolver: filled on a miss, kept current by the Follower (each event
+//     drops the lookups it may have changed), answering only when the
+//     follower has applied the lookup's minimum position and keeps up. It
+//     is built on the client module's tenantcache.
 //
 // It declares the event-source interfaces it needs (Source, Waker) and does
 // not import the event store.

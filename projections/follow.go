@@ -50,6 +50,10 @@ type Follower struct {
 	cfg      FollowerConfig
 	handlers []func(events []domain.StoredEvent)
 	applied  atomic.Int64
+	// caughtUp is when (nanoseconds after monoEpoch; 0: never) the last
+	// read that reached the end of the feed started: every event committed
+	// before then has been handed to the handlers.
+	caughtUp atomic.Int64
 	ready    chan struct{}
 
 	mu     sync.Mutex
@@ -87,6 +91,28 @@ func (f *Follower) Handle(h func(events []domain.StoredEvent)) {
 // Position returns the last position every handler has seen.
 func (f *Follower) Position() domain.Position { return domain.Position(f.applied.Load()) }
 
+// monoEpoch anchors Follower.caughtUp: a time kept as the duration since
+// it keeps its monotonic clock reading, so a step of the wall clock does not
+// age it.
+var monoEpoch = time.Now()
+
+// CaughtUpAt returns when the last read that reached the end of the feed
+// started (the zero time before Run found the head): the handlers have seen
+// every event committed before then. While the follower keeps up it is at
+// most about PollInterval old; reads that fail or lag let it age.
+func (f *Follower) CaughtUpAt() time.Time {
+	d := f.caughtUp.Load()
+	if d == 0 {
+		return time.Time{}
+	}
+	return monoEpoch.Add(time.Duration(d))
+}
+
+// caughtUpAt records that a read started at t reached the end of the feed.
+func (f *Follower) caughtUpAt(t time.Time) {
+	f.caughtUp.Store(max(int64(t.Sub(monoEpoch)), 1))
+}
+
 // Ready is closed once Run has found the head it starts from.
 func (f *Follower) Ready() <-chan struct{} { return f.ready }
 
@@ -100,9 +126,11 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 	bo := backoff{min: 50 * time.Millisecond, max: f.cfg.MaxBackoff}
 	for ctx.Err() == nil {
+		started := time.Now()
 		head, err := f.src.HeadPosition(ctx)
 		if err == nil {
 			f.applied.Store(int64(head))
+			f.caughtUpAt(started)
 			close(f.ready)
 			break
 		}
@@ -114,6 +142,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		after := f.Position()
 		pc.reading()
+		started := time.Now()
 		events, err := f.src.ReadFrom(ctx, after, f.cfg.BatchSize)
 		switch {
 		case ctx.Err() != nil:
@@ -123,6 +152,7 @@ func (f *Follower) Run(ctx context.Context) error {
 			sleep(ctx, wait)
 		case len(events) == 0:
 			bo.reset()
+			f.caughtUpAt(started)
 			// Pass the wake-up on: it may be a signal (a rebuild request)
 			// rather than a commit.
 			f.wakeSubscribers()
@@ -133,6 +163,9 @@ func (f *Follower) Run(ctx context.Context) error {
 				h(events)
 			}
 			f.keep(events)
+			if len(events) < f.cfg.BatchSize {
+				f.caughtUpAt(started)
+			}
 			f.wakeSubscribers()
 			if len(events) < f.cfg.BatchSize {
 				// Read to the head: wait for the next commit's wake-up (one

@@ -138,5 +138,3 @@ func (r *Runner) reset(l *lease, p Projector, why string) error {
 	r.log.Info("projector reset; replaying from position 0", "projector", l.name, "reason", why, "took", time.Since(start).String())
 	return nil
 }
-
-

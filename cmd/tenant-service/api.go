@@ -25,6 +25,7 @@ import (
 // api is the application and the HTTP API over it.
 type api struct {
 	resolver *projections.Resolver
+	memory   *projections.Memory // nil when RESOLVE_CACHE_ENTRIES is 0
 	limiter  *ratelimit.Limiter
 	service  *tenants.Service
 	server   *handlers.Server
@@ -38,12 +39,22 @@ func (a *App) openAPI() error {
 		return err
 	}
 	a.resolver = projections.NewResolver(a.rdb, a.cfg.RedisKeyPrefix, a.tenants, a.log)
+	var resolver tenants.Resolver = a.resolver
+	if a.cfg.ResolveCacheEntries > 0 {
+		// The resolve routes answer from memory, kept current by this
+		// replica's follower (which openProjectors made and Run starts).
+		if a.memory, err = projections.NewMemory(a.resolver, a.follower,
+			projections.MemoryConfig{MaxEntries: a.cfg.ResolveCacheEntries, Log: a.log}); err != nil {
+			return err
+		}
+		resolver = a.memory
+	}
 	if a.limiter, err = ratelimit.New(a.rdb, ratelimit.Config{Prefix: a.cfg.RedisKeyPrefix, Log: a.log, KeyLimit: a.cfg.KeyRateLimit,
 		// Platform services resolve on every inbound message; people and dashboards far less.
 		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): a.cfg.ServiceKeyRateLimit}}); err != nil {
 		return err
 	}
-	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: a.resolver,
+	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: resolver,
 		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
@@ -58,6 +69,9 @@ func (a *App) openAPI() error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newProjectorCollector(a.runner))
+	if a.memory != nil {
+		reg.MustRegister(memoryMetrics(a.memory)...)
+	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
@@ -146,5 +160,29 @@ func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(s.Position), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.Lag), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.leaders, prometheus.GaugeValue, leader, s.Name)
+	}
+}
+
+// memoryMetrics reports the resolve memory's counters at scrape time.
+func memoryMetrics(m *projections.Memory) []prometheus.Collector {
+	stat := func(f func(projections.MemoryStats) float64) func() float64 {
+		return func() float64 { return f(m.Stats()) }
+	}
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenant_service_resolve_memory_hits_total",
+			Help: "Resolve lookups answered from this replica's memory."},
+			stat(func(s projections.MemoryStats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenant_service_resolve_memory_misses_total",
+			Help: "Resolve lookups that asked Redis or PostgreSQL: not kept, or memory could not answer for their minPosition."},
+			stat(func(s projections.MemoryStats) float64 { return float64(s.Misses) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenant_service_resolve_memory_invalidations_total",
+			Help: "Kept lookups dropped because an event could have changed them."},
+			stat(func(s projections.MemoryStats) float64 { return float64(s.Invalidations) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenant_service_resolve_memory_evictions_total",
+			Help: "Kept lookups dropped to stay within RESOLVE_CACHE_ENTRIES."},
+			stat(func(s projections.MemoryStats) float64 { return float64(s.Evictions) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tenant_service_resolve_memory_entries",
+			Help: "Lookups kept in memory now, not-found answers included."},
+			stat(func(s projections.MemoryStats) float64 { return float64(s.Entries) })),
 	}
 }

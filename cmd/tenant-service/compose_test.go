@@ -2,6 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -58,5 +61,55 @@ func TestComposeKeepsDevelopmentKeysOnAVolume(t *testing.T) {
 		if !strings.Contains("\n"+string(ignore)+"\n", "\n"+want+"\n") {
 			t.Fatalf(".dockerignore does not leave out %s", want)
 		}
+	}
+}
+
+// The Docker build downloads the modules with only what the Dockerfile
+// copied before `go mod download`: a replace of a module in the checkout
+// (the client, ./client) needs that module's go.mod copied first. The
+// download runs offline from this machine's module cache.
+func TestDockerfileDownloadsModulesWithWhatItCopied(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	downloads := false
+	for line := range strings.Lines(string(raw)) {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[0] == "RUN" && strings.Join(f[1:4], " ") == "go mod download" {
+			downloads = true
+			break
+		}
+		if len(f) < 3 || f[0] != "COPY" || strings.HasPrefix(f[1], "--") {
+			continue
+		}
+		dest := filepath.Join(dir, f[len(f)-1])
+		for _, src := range f[1 : len(f)-1] {
+			b, err := os.ReadFile(filepath.Join("../..", src))
+			if err != nil {
+				t.Fatalf("Dockerfile copies %s before go mod download: %v", src, err)
+			}
+			to := dest
+			if strings.HasSuffix(f[len(f)-1], "/") {
+				to = filepath.Join(dest, filepath.Base(src))
+			}
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(to, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !downloads {
+		t.Fatal("the Dockerfile has no RUN go mod download")
+	}
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "mod", "download")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go mod download with what the Dockerfile copied: %v\n%s", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tenant-service/messaging"
+	"tenant-service/projections"
 	"tenant-service/ratelimit"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 	// limits each admin or auditor API key; ServiceKeyRateLimit
 	// (SERVICE_KEY_RATE_LIMIT, default 20000:40000) each service key.
 	KeyRateLimit, ServiceKeyRateLimit ratelimit.Limit
+
+	// ResolveCacheEntries (RESOLVE_CACHE_ENTRIES, default 50000) bounds the
+	// resolve lookups each replica keeps in memory; 0 turns the memory off
+	// (every resolve asks Redis, then PostgreSQL).
+	ResolveCacheEntries int
 }
 
 // Production reports whether APP_ENV is production.
@@ -106,6 +112,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("META_GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("META_GRAPH_TIMEOUT")))
 	}
 	c.MetaGraphTimeout = timeout
+	entries, err := strconv.Atoi(get("RESOLVE_CACHE_ENTRIES", strconv.Itoa(projections.DefaultMemoryEntries)))
+	if err != nil || entries < 0 {
+		errs = append(errs, fmt.Errorf("RESOLVE_CACHE_ENTRIES must be a whole number, 0 to turn the memory off, not %q", getenv("RESOLVE_CACHE_ENTRIES")))
+	}
+	c.ResolveCacheEntries = entries
 	port, err := strconv.Atoi(get("PORT", "3007"))
 	if err != nil || port < 0 || port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))

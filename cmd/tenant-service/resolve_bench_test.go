@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"tenant-service/domain"
 	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
@@ -42,8 +43,9 @@ import (
 //	go test -run '^$' -bench Resolve -benchtime 1x ./cmd/tenant-service/
 //
 // They report req/s and p50/p99/p99.9 latency in ms as the client saw it,
-// and the CPU time per request of this process (server and load generator)
-// and of the Redis server (which other tests may be using at the same time).
+// the CPU time per request of this process (server and load generator)
+// and of the Redis server (which other tests may be using at the same time),
+// and the share of lookups the replica's memory answered (mem-hit-%).
 // Client, server, Redis and PostgreSQL share the machine's cores.
 // RESOLVE_BENCH_CPUPROFILE=file writes a CPU profile of the load runs only.
 const (
@@ -52,38 +54,68 @@ const (
 	benchSeedKeys         = 8 // admin keys seeding in parallel, each with its own rate limit
 )
 
-func BenchmarkResolveByPhone(b *testing.B) { benchmarkResolve(b, false, false) }
+// BenchmarkResolveByPhone resolves with the service as configured by
+// default: after the warm-up the replica's memory answers.
+func BenchmarkResolveByPhone(b *testing.B) { benchmarkResolve(b, benchSetup{}) }
+
+// BenchmarkResolveByPhoneMemoryOff is BenchmarkResolveByPhone with
+// RESOLVE_CACHE_ENTRIES=0: every answer comes from Redis.
+func BenchmarkResolveByPhoneMemoryOff(b *testing.B) { benchmarkResolve(b, benchSetup{memoryOff: true}) }
 
 // BenchmarkResolveByPhoneMinPosition is BenchmarkResolveByPhone with
 // ?minPosition= the head after seeding on every request, as a consumer
-// re-reading on a message sends it: Redis answers after reading its applied
-// position in the same round trip.
-func BenchmarkResolveByPhoneMinPosition(b *testing.B) { benchmarkResolve(b, false, true) }
+// re-reading on a message sends it: memory answers, having applied it.
+func BenchmarkResolveByPhoneMinPosition(b *testing.B) {
+	benchmarkResolve(b, benchSetup{minPosition: true})
+}
+
+// BenchmarkResolveByPhoneMinPositionMemoryOff is the same with the memory
+// off: Redis answers after reading its applied position in the same round
+// trip.
+func BenchmarkResolveByPhoneMinPositionMemoryOff(b *testing.B) {
+	benchmarkResolve(b, benchSetup{minPosition: true, memoryOff: true})
+}
 
 // BenchmarkResolveByPhoneRedisDown resolves with REDIS_URL pointing at a
-// closed port: every answer comes from PostgreSQL.
-func BenchmarkResolveByPhoneRedisDown(b *testing.B) { benchmarkResolve(b, true, false) }
+// closed port and the memory off: every answer comes from PostgreSQL.
+func BenchmarkResolveByPhoneRedisDown(b *testing.B) {
+	benchmarkResolve(b, benchSetup{redisDown: true, memoryOff: true})
+}
+
+// benchSetup is how a resolve benchmark runs the service.
+type benchSetup struct {
+	redisDown   bool // REDIS_URL points at a closed port
+	memoryOff   bool // RESOLVE_CACHE_ENTRIES=0
+	minPosition bool // every request asks for ?minPosition= the head after seeding
+}
 
 // benchApp starts the app (with Redis unreachable when redisDown), links
 // the numbers and waits until the Redis model has them all. It returns the
 // app, the resolve paths and a client on the test Redis (nil when
 // redisDown) that deletes the keys at the end.
-func benchApp(b *testing.B, redisDown bool) (*testApp, []string, *redis.Client) {
+func benchApp(b *testing.B, setup benchSetup) (*testApp, []string, *redis.Client) {
 	b.Helper()
 	env := testEnv(b)
+	if setup.memoryOff {
+		env["RESOLVE_CACHE_ENTRIES"] = "0"
+	}
+	// Above the default 20,000/s (perf.sh sets 100000:100000), so that the
+	// service key's bucket does not run dry: then every request asks Redis
+	// for a token, and that is what would be measured.
+	env["SERVICE_KEY_RATE_LIMIT"] = fmt.Sprintf("%d:%d", domain.MaxRatePerSecond, domain.MaxRateBurst)
 	seedKeys := make([]string, benchSeedKeys)
 	for i := range seedKeys {
 		seedKeys[i] = fmt.Sprintf("bench-seed-admin-key-%02d-0123456789", i)
 		env["API_KEYS"] += ",admin:" + seedKeys[i]
 	}
 	rdb := leakRedis(b, env["REDIS_URL"], env["REDIS_KEY_PREFIX"])
-	if redisDown {
+	if setup.redisDown {
 		env["REDIS_URL"] = "redis://" + closedAddr(b)
 		rdb = nil
 	}
 	a := startApp(b, env)
 	phones := seedNumbers(b, a.srv.URL, seedKeys)
-	if !redisDown {
+	if !setup.redisDown {
 		waitForRedisModel(b, a)
 	}
 	paths := make([]string, len(phones))
@@ -93,12 +125,12 @@ func benchApp(b *testing.B, redisDown bool) (*testApp, []string, *redis.Client) 
 	return a, paths, rdb
 }
 
-func benchmarkResolve(b *testing.B, redisDown, minPosition bool) {
+func benchmarkResolve(b *testing.B, setup benchSetup) {
 	clients := benchEnvInt(b, "RESOLVE_BENCH_CLIENTS", 32)
 	rate := benchEnvInt(b, "RESOLVE_BENCH_RATE", 5000)
 	duration := benchEnvDuration(b, "RESOLVE_BENCH_DURATION", 5*time.Second)
-	a, paths, rdb := benchApp(b, redisDown)
-	if minPosition {
+	a, paths, rdb := benchApp(b, setup)
+	if setup.minPosition {
 		_, head, _ := progress(b, a.app.pool, projections.RedisTenantsName)
 		for i := range paths {
 			paths[i] += "?minPosition=" + strconv.FormatInt(head, 10)
@@ -119,18 +151,26 @@ func benchmarkResolve(b *testing.B, redisDown, minPosition bool) {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	b.Run(fmt.Sprintf("closed-%dclients", clients), func(b *testing.B) {
-		reportLoad(b, len(paths), rdb, func() loadResult { return runLoad(a.srv.URL, paths, clients, 0, duration, 0) })
+		reportLoad(b, a, len(paths), rdb, func() loadResult { return runLoad(a.srv.URL, paths, clients, 0, duration, 0) })
 	})
 	b.Run(fmt.Sprintf("open-%drps", rate), func(b *testing.B) {
-		reportLoad(b, len(paths), rdb, func() loadResult { return runLoad(a.srv.URL, paths, clients, rate, duration, 0) })
+		reportLoad(b, a, len(paths), rdb, func() loadResult { return runLoad(a.srv.URL, paths, clients, rate, duration, 0) })
 	})
 }
 
 // BenchmarkResolveByPhoneInProcess calls the app's handler directly, one
 // request at a time, without HTTP or the load generator: the server's own
-// CPU time and allocations per resolve (Redis warm), for attributing costs.
-func BenchmarkResolveByPhoneInProcess(b *testing.B) {
-	a, paths, _ := benchApp(b, false)
+// CPU time and allocations per resolve (memory warm), for attributing costs.
+func BenchmarkResolveByPhoneInProcess(b *testing.B) { benchmarkResolveInProcess(b, benchSetup{}) }
+
+// BenchmarkResolveByPhoneInProcessMemoryOff is the same with the memory
+// off (Redis warm).
+func BenchmarkResolveByPhoneInProcessMemoryOff(b *testing.B) {
+	benchmarkResolveInProcess(b, benchSetup{memoryOff: true})
+}
+
+func benchmarkResolveInProcess(b *testing.B, setup benchSetup) {
+	a, paths, _ := benchApp(b, setup)
 	reqs := make([]*http.Request, len(paths))
 	for i, p := range paths {
 		reqs[i] = httptest.NewRequest("GET", p, nil)
@@ -147,25 +187,55 @@ func BenchmarkResolveByPhoneInProcess(b *testing.B) {
 		serve(r)
 	}
 	b.ReportAllocs()
+	mem0 := memoryStats(a)
 	cpu0, i := processCPU(), 0
 	for b.Loop() {
 		serve(reqs[i%len(reqs)])
 		i++
 	}
 	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/1000/float64(b.N), "cpu-µs/op")
+	reportMemoryHits(b, a, mem0)
+}
+
+// memoryStats returns the app's resolve memory counters (zero when off).
+func memoryStats(a *testApp) projections.MemoryStats {
+	if a.app.memory == nil {
+		return projections.MemoryStats{}
+	}
+	return a.app.memory.Stats()
+}
+
+// reportMemoryHits reports the share of lookups since before the memory
+// answered, and fails a benchmark that means to measure the memory when it
+// answered almost none.
+func reportMemoryHits(b *testing.B, a *testApp, before projections.MemoryStats) {
+	after := memoryStats(a)
+	hits, misses := after.Hits-before.Hits, after.Misses-before.Misses
+	if hits+misses == 0 {
+		b.ReportMetric(0, "mem-hit-%")
+		return
+	}
+	share := 100 * float64(hits) / float64(hits+misses)
+	b.ReportMetric(share, "mem-hit-%")
+	if share < 90 {
+		b.Errorf("memory answered %.1f%% of the lookups: the benchmark does not measure it", share)
+	}
 }
 
 // reportLoad runs the load b.N times and reports the last run, with the CPU
 // time this process (server and load generator) and, when rdb is not nil,
-// the Redis server spent per request.
-func reportLoad(b *testing.B, numbers int, rdb *redis.Client, run func() loadResult) {
+// the Redis server spent per request, and the share the memory answered.
+func reportLoad(b *testing.B, a *testApp, numbers int, rdb *redis.Client, run func() loadResult) {
 	var res loadResult
 	var cpu, redisCPU time.Duration
+	var mem0 projections.MemoryStats
 	for range b.N {
 		cpu0, redis0 := processCPU(), redisServerCPU(rdb)
+		mem0 = memoryStats(a)
 		res = run()
 		cpu, redisCPU = processCPU()-cpu0, redisServerCPU(rdb)-redis0
 	}
+	reportMemoryHits(b, a, mem0)
 	if res.requests > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(res.requests), "proc-cpu-µs/req")
 		if rdb != nil {
