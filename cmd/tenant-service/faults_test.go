@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tenant-service/domain"
 	"tenant-service/internal/tcpproxy"
 	"tenant-service/internal/testkit"
 	"tenant-service/messaging"
@@ -56,7 +57,7 @@ var faults = []fault{
 	{name: "postgres stall", via: []dep{depPostgres}, blocking: true, inject: pause(depPostgres), heal: resume(depPostgres),
 		during: []func(*rig){never500}},
 	{name: "postgres cut", via: []dep{depPostgres}, blocking: true, inject: cut(depPostgres), heal: restore(depPostgres),
-		during: []func(*rig){refused503Promptly, readyzNamesPostgresDown}},
+		during: []func(*rig){refused503Promptly, readyzNamesPostgresDown, secretsRefused503}},
 	{name: "postgres restart", via: []dep{depPostgres}, blocking: true, inject: restartPostgres, heal: restore(depPostgres),
 		during: []func(*rig){never500}},
 	{name: "kill -9 mid-burst", via: []dep{depRabbitMQ}, process: true, blocking: true, inject: killMidBurst, heal: restartAfterKill,
@@ -230,6 +231,18 @@ func refused503Promptly(r *rig) {
 	}
 	if n == 0 {
 		r.t.Fatal("no command was refused with 503 while PostgreSQL was cut off")
+	}
+}
+
+// secretsRefused503: the secret and token routes answer 503 while
+// PostgreSQL is cut off (the vault can neither check nor open keys), never
+// a 500.
+func secretsRefused503(r *rig) {
+	id := domain.NewTenantID()
+	for _, route := range []string{"/whatsapp/token", "/genesys/credentials/secret", "/genesys/token"} {
+		if res := r.reps[0].get("/api/tenants/"+string(id)+route, serviceKey); res.status != 503 {
+			r.t.Errorf("GET %s with PostgreSQL cut off: %d %s", route, res.status, res.body)
+		}
 	}
 }
 
