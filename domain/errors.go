@@ -28,6 +28,20 @@ const (
 	KindMethodNotAllowed             // a route that exists, with another method (405)
 )
 
+// kindNames are the kinds as metrics and logs name them.
+var kindNames = [...]string{KindInternal: "internal", KindInvalid: "invalid", KindNotFound: "not_found",
+	KindConflict: "conflict", KindPrecondition: "precondition", KindRefused: "refused", KindUnavailable: "unavailable",
+	KindUpstream: "upstream", KindUnauthorized: "unauthorized", KindForbidden: "forbidden", KindRateLimited: "rate_limited",
+	KindTooLarge: "too_large", KindUnsupportedMedia: "unsupported_media", KindMethodNotAllowed: "method_not_allowed"}
+
+// String names the kind in snake case (not_found, rate_limited, ...).
+func (k Kind) String() string {
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "internal"
+}
+
 // FieldError names one bad input field and what is wrong with it.
 type FieldError struct {
 	Field   string `json:"field"`

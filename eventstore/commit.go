@@ -470,7 +470,6 @@ func (s *Store) commitMembers(ctx context.Context, conn *pgxpool.Conn, members [
 	if ref != nil {
 		return ref, nil
 	}
-	s.signal.kick(s)
 	pos, i := domain.Position(first), 0
 	for _, m := range members {
 		for j := range m.events {
@@ -479,6 +478,14 @@ func (s *Store) commitMembers(ctx context.Context, conn *pgxpool.Conn, members [
 			pos, i = pos+1, i+1
 		}
 	}
+	if s.committed != nil {
+		all := make([]domain.StoredEvent, 0, i)
+		for _, m := range members {
+			all = append(all, m.events...)
+		}
+		s.committed(all)
+	}
+	s.signal.kick(s)
 	return nil, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,6 +48,21 @@ func (s *Reader) ReadAll(ctx context.Context, after domain.Position, limit int, 
 		return nil, fmt.Errorf("read all after %d: %w", after, err)
 	}
 	return collectEvents(rows)
+}
+
+// CommittedAt returns when the event at pos was committed (the zero time
+// when there is none).
+func (s *Reader) CommittedAt(ctx context.Context, pos domain.Position) (_ time.Time, err error) {
+	defer postgres.ClassifyOn(&err)
+	var at time.Time
+	err = s.pool.QueryRow(ctx, `SELECT committed_at FROM es_events WHERE global_position = $1`, int64(pos)).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("commit time of %d: %w", pos, err)
+	}
+	return at, nil
 }
 
 // ReadStream returns up to limit events of the stream with versions above

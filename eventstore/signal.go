@@ -28,9 +28,6 @@ const (
 
 // kick asks for a NOTIFY after the commits so far.
 func (g *signaller) kick(s *Store) {
-	if s.committed != nil {
-		s.committed()
-	}
 	g.mu.Lock()
 	if g.running {
 		g.again = true

@@ -49,11 +49,12 @@ type Config struct {
 	// MaxGroup is how many appends commit together at most (group commit).
 	// Default 64; 1 commits every append on its own.
 	MaxGroup int
-	// Committed, when set, runs after every commit of appends: the
-	// service wakes its own readers with it (Notifier.Poke) without waiting
-	// for the NOTIFY, which reaches other replicas at most every few
-	// milliseconds under load. It must not block.
-	Committed func()
+	// Committed, when set, runs after every commit of appends with the
+	// events committed: the service wakes its own readers with it
+	// (Notifier.Poke) without waiting for the NOTIFY, which reaches other
+	// replicas at most every few milliseconds under load, and counts them.
+	// It must not block or keep the slice.
+	Committed func(events []domain.StoredEvent)
 	// GroupsInFlight is how many groups commit at once, each on a
 	// connection of its own: one writes while another holds the head lock
 	// and commits. Default 1: the head lock serialises the commits anyway,
@@ -84,7 +85,7 @@ type Store struct {
 	snapshotEvery domain.Version
 	groups        groups
 	signal        signaller
-	committed     func()
+	committed     func(events []domain.StoredEvent)
 }
 
 // New returns a Store over a migrated database. readModel is the read model

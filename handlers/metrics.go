@@ -41,7 +41,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// knownMethods are the methods that get a label value of their own; the
+// method of a request is whatever the client sends.
+var knownMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true,
+	"DELETE": true, "OPTIONS": true}
+
 func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	if !knownMethods[method] {
+		method = "OTHER"
+	}
 	k := observerKey{method: method, route: route, status: status}
 	obs, ok := (*m.observers.Load())[k]
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,6 +53,9 @@ type Resolver struct {
 	// direct: the client honours context deadlines itself, so calls need
 	// no goroutine of their own.
 	direct bool
+	// fromRedis and fromPostgres count the answers (contexts and not-found)
+	// each source gave.
+	fromRedis, fromPostgres atomic.Uint64
 	// cluster: keys live on several nodes, so the applied position and the
 	// value are read one after the other, and refills (a script over the
 	// key and the versions hash, which may sit on different nodes) are off.
@@ -149,6 +153,7 @@ func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Po
 		var head contextHead
 		if err := json.Unmarshal(raw, &head); err == nil && head.TenantID != "" {
 			if head.Status != domain.StatusDeleted {
+				r.fromRedis.Add(1)
 				return raw, nil
 			}
 		} else {
@@ -156,6 +161,9 @@ func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Po
 		}
 	}
 	st, err := load(ctx)
+	if err == nil || domain.KindOf(err) == domain.KindNotFound {
+		r.fromPostgres.Add(1)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +176,11 @@ func (r *Resolver) resolve(ctx context.Context, key, phone string, min domain.Po
 	}
 	r.fill(ctx, key, st.TenantID, st.Version, raw, r.cfg.RefillTTL)
 	return raw, nil
+}
+
+// Answers returns how many lookups Redis and PostgreSQL answered since start.
+func (r *Resolver) Answers() (redis, postgres uint64) {
+	return r.fromRedis.Load(), r.fromPostgres.Load()
 }
 
 // contextHead is what the resolver reads of a cached context to trust it.

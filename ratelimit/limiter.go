@@ -27,6 +27,9 @@ type Limiter struct {
 	// leases hold tokens reserved in advance for high limits.
 	leases *leases
 	calls  atomic.Int64 // script calls sent to Redis
+	// refusedKeys and refusedTenants count requests refused (429), by the
+	// API key's limit and by the tenant's.
+	refusedKeys, refusedTenants atomic.Uint64
 	// direct: the client honours context deadlines itself, so calls need no
 	// goroutine of their own.
 	direct bool
@@ -148,7 +151,11 @@ func (l *Limiter) run(ctx context.Context, key string, lim Limit, cost int) (any
 
 // AllowKey checks an API key, by its identity, against its role's limit.
 func (l *Limiter) AllowKey(ctx context.Context, identity, role string) (Decision, error) {
-	return l.Allow(ctx, APIKey(identity), l.RoleLimit(role))
+	d, err := l.Allow(ctx, APIKey(identity), l.RoleLimit(role))
+	if err == nil && !d.Allowed {
+		l.refusedKeys.Add(1)
+	}
+	return d, err
 }
 
 // AllowTenant checks a tenant against its own limit (settings.rateLimit, may
@@ -158,7 +165,17 @@ func (l *Limiter) AllowTenant(ctx context.Context, id domain.TenantID, own *doma
 	if !ok {
 		lim = l.cfg.TenantLimit
 	}
-	return l.Allow(ctx, Tenant(id), lim)
+	d, err := l.Allow(ctx, Tenant(id), lim)
+	if err == nil && !d.Allowed {
+		l.refusedTenants.Add(1)
+	}
+	return d, err
+}
+
+// Refusals returns how many requests were refused since start: by API key
+// limits and by tenant limits.
+func (l *Limiter) Refusals() (keys, tenants uint64) {
+	return l.refusedKeys.Load(), l.refusedTenants.Load()
 }
 
 // CheckKey is AllowKey as an error: nil when the request may proceed, else

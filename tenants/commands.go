@@ -3,34 +3,40 @@ package tenants
 import (
 	"context"
 	"errors"
+	"time"
 
 	"tenant-service/domain"
 )
 
 // Create records a new tenant (TenantCreated) under a fresh id. With an
 // idempotency scope in w, a retry answers the first tenant.
-func (s *Service) Create(ctx context.Context, in domain.CreateTenant, w domain.Write) (domain.Outcome, error) {
+func (s *Service) Create(ctx context.Context, in domain.CreateTenant, w domain.Write) (out domain.Outcome, err error) {
+	var id domain.TenantID
+	defer s.observe("create", &id, time.Now(), &out, &err)
 	if w.IfMatch != nil {
 		return domain.Outcome{}, domain.Invalid(domain.FieldError{Field: "If-Match", Message: "a new tenant has no version to match"})
 	}
-	id := domain.NewTenantID()
-	out, err := s.store.Create(ctx, id, w, func(t *domain.Tenant) error { return t.Create(id, in) })
+	id = domain.NewTenantID()
+	out, err = s.store.Create(ctx, id, w, func(t *domain.Tenant) error { return t.Create(id, in) })
 	return out, s.mapClaim(err, w)
 }
 
 // Update changes the tenant's name, external reference or settings
 // (TenantUpdated); an update that changes nothing records nothing.
-func (s *Service) Update(ctx context.Context, id domain.TenantID, in domain.UpdateTenant, w domain.Write) (domain.Outcome, error) {
+func (s *Service) Update(ctx context.Context, id domain.TenantID, in domain.UpdateTenant, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("update", &id, time.Now(), &out, &err)
 	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Update(in) })
 }
 
 // Suspend records TenantSuspended.
-func (s *Service) Suspend(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) Suspend(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("suspend", &id, time.Now(), &out, &err)
 	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Suspend(reason) })
 }
 
 // Reactivate records TenantReactivated.
-func (s *Service) Reactivate(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) Reactivate(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("reactivate", &id, time.Now(), &out, &err)
 	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Reactivate(reason) })
 }
 
@@ -38,8 +44,9 @@ func (s *Service) Reactivate(ctx context.Context, id domain.TenantID, reason str
 // tenant's data key in the same transaction (crypto-shredding): from then on
 // every replica refuses its secrets. Its cached Genesys token is dropped as
 // well (best effort: the key is gone, so the token could not be opened).
-func (s *Service) Delete(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (domain.Outcome, error) {
-	out, err := s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Delete(reason) })
+func (s *Service) Delete(ctx context.Context, id domain.TenantID, reason string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("delete", &id, time.Now(), &out, &err)
+	out, err = s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.Delete(reason) })
 	if err == nil && len(out.Events) > 0 {
 		s.dropToken(ctx, id)
 	}

@@ -37,7 +37,8 @@ func (s *Service) seal(ctx context.Context, id domain.TenantID, field, plaintext
 // SetGenesysCredentials validates and seals the Genesys OAuth client and
 // records GenesysCredentialsSet the first time, CredentialsRotated after;
 // the token cached for the old credentials is dropped.
-func (s *Service) SetGenesysCredentials(ctx context.Context, id domain.TenantID, clientID, clientSecret, region string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) SetGenesysCredentials(ctx context.Context, id domain.TenantID, clientID, clientSecret, region string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("set_genesys_credentials", &id, time.Now(), &out, &err)
 	if err := domain.ValidateGenesysCredentials(clientID, clientSecret, region); err != nil {
 		return domain.Outcome{}, err
 	}
@@ -48,7 +49,7 @@ func (s *Service) SetGenesysCredentials(ctx context.Context, id domain.TenantID,
 	if err != nil {
 		return domain.Outcome{}, err
 	}
-	out, err := s.execute(ctx, id, w, func(t *domain.Tenant) error {
+	out, err = s.execute(ctx, id, w, func(t *domain.Tenant) error {
 		return t.SetGenesysCredentials(clientID, region, *secret)
 	})
 	if err == nil {
@@ -59,7 +60,8 @@ func (s *Service) SetGenesysCredentials(ctx context.Context, id domain.TenantID,
 
 // LinkGenesysIntegration records GenesysIntegrationLinked with the
 // integration id (unique across live tenants) and its sealed webhook secret.
-func (s *Service) LinkGenesysIntegration(ctx context.Context, id domain.TenantID, integrationID, webhookSecret string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) LinkGenesysIntegration(ctx context.Context, id domain.TenantID, integrationID, webhookSecret string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("link_genesys_integration", &id, time.Now(), &out, &err)
 	if err := domain.ValidateIntegration(integrationID, webhookSecret); err != nil {
 		return domain.Outcome{}, err
 	}

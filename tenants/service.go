@@ -88,9 +88,10 @@ type Limiter interface {
 }
 
 // Deps are the Service's collaborators. Store, History, Tenants, Resolver and
-// Vault are required; Tokens, Graph and Limiter are optional (without Tokens
-// the Genesys token use case is unavailable, without Graph Embedded Signup
-// is, without Limiter tenants are not rate limited).
+// Vault are required; Tokens, Graph, Limiter and Observer are optional
+// (without Tokens the Genesys token use case is unavailable, without Graph
+// Embedded Signup is, without Limiter tenants are not rate limited, without
+// Observer commands are not counted).
 type Deps struct {
 	Store    Store
 	History  History
@@ -100,6 +101,7 @@ type Deps struct {
 	Tokens   Tokens
 	Graph    Graph
 	Limiter  Limiter
+	Observer Observer
 }
 
 // Config tunes the Service. The zero value is usable.
@@ -129,6 +131,7 @@ type Service struct {
 	tokens   Tokens
 	graph    Graph
 	limiter  Limiter
+	observer Observer
 	cfg      Config
 }
 
@@ -151,5 +154,5 @@ func New(d Deps, cfg Config) (*Service, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: d.Store, history: d.History, tenants: d.Tenants, resolver: d.Resolver, vault: d.Vault,
-		tokens: d.Tokens, graph: d.Graph, limiter: d.Limiter, cfg: cfg}, nil
+		tokens: d.Tokens, graph: d.Graph, limiter: d.Limiter, observer: d.Observer, cfg: cfg}, nil
 }

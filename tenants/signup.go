@@ -72,8 +72,10 @@ var errMetaNotConfigured = &domain.Error{Kind: domain.KindUnavailable, Code: "me
 // unless every Graph step succeeded; a retried callback with the same code
 // answers the first result without calling Meta again (the code is
 // single-use). w carries who acts; its idempotency comes from the code.
-func (s *Service) CompleteSignup(ctx context.Context, in Signup, w domain.Write) (domain.Outcome, error) {
-	id, err := in.validate()
+func (s *Service) CompleteSignup(ctx context.Context, in Signup, w domain.Write) (out domain.Outcome, err error) {
+	var id domain.TenantID
+	defer s.observe("complete_signup", &id, time.Now(), &out, &err)
+	id, err = in.validate()
 	if err != nil {
 		return domain.Outcome{}, err
 	}

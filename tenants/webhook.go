@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"time"
 
 	"tenant-service/domain"
 	"tenant-service/metagraph"
@@ -47,7 +48,12 @@ type WebhookResult struct {
 // tenant holds, and values no event could store, are acknowledged and
 // ignored, so Meta stops retrying; a retried delivery records nothing more.
 // meta is the request's metadata; the actor becomes Meta's webhook.
-func (s *Service) RecordWebhook(ctx context.Context, raw []byte, signature string, meta domain.Metadata) (WebhookResult, error) {
+func (s *Service) RecordWebhook(ctx context.Context, raw []byte, signature string, meta domain.Metadata) (res WebhookResult, err error) {
+	defer func(start time.Time) {
+		out := domain.Outcome{Events: make([]domain.StoredEvent, res.Recorded)} // applied when it recorded any
+		var none domain.TenantID
+		s.observe("record_webhook", &none, start, &out, &err)
+	}(time.Now())
 	if s.cfg.MetaAppSecret == "" {
 		return WebhookResult{}, errWebhookNotConfigured
 	}
@@ -58,7 +64,6 @@ func (s *Service) RecordWebhook(ctx context.Context, raw []byte, signature strin
 	if err != nil {
 		return WebhookResult{}, domain.Invalid(domain.FieldError{Field: "body", Message: "is not a webhook notification: " + err.Error()})
 	}
-	var res WebhookResult
 	if n.Object != metagraph.ObjectWhatsAppBusinessAccount {
 		return res, nil
 	}

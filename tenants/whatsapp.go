@@ -10,7 +10,8 @@ import (
 // LinkWhatsApp links a WABA phone number by hand (WABALinked) and, when an
 // access token is given, stores it sealed (WhatsAppTokenStored), in one
 // append. A number another live tenant holds is a conflict.
-func (s *Service) LinkWhatsApp(ctx context.Context, id domain.TenantID, link domain.WABALinked, accessToken *string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) LinkWhatsApp(ctx context.Context, id domain.TenantID, link domain.WABALinked, accessToken *string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("link_whatsapp", &id, time.Now(), &out, &err)
 	link.Source = "manual"
 	if err := domain.ValidateLink(link); err != nil {
 		return domain.Outcome{}, err
@@ -42,7 +43,8 @@ func (s *Service) LinkWhatsApp(ctx context.Context, id domain.TenantID, link dom
 }
 
 // UnlinkWhatsApp records WABAUnlinked for a linked number.
-func (s *Service) UnlinkWhatsApp(ctx context.Context, id domain.TenantID, phoneNumberID string, w domain.Write) (domain.Outcome, error) {
+func (s *Service) UnlinkWhatsApp(ctx context.Context, id domain.TenantID, phoneNumberID string, w domain.Write) (out domain.Outcome, err error) {
+	defer s.observe("unlink_whatsapp", &id, time.Now(), &out, &err)
 	return s.execute(ctx, id, w, func(t *domain.Tenant) error { return t.UnlinkWABA(phoneNumberID) })
 }
 

@@ -10,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"tenant-service/handlers"
 	"tenant-service/metagraph"
@@ -55,7 +53,7 @@ func (a *App) openAPI() error {
 		return err
 	}
 	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: resolver,
-		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter}
+		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter, Observer: a.metrics}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
 			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout}); err != nil {
@@ -66,13 +64,8 @@ func (a *App) openAPI() error {
 		MetaWebhookVerifyToken: a.cfg.MetaWebhookVerifyToken, Log: a.log}); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newProjectorCollector(a.runner))
-	if a.memory != nil {
-		reg.MustRegister(memoryMetrics(a.memory)...)
-	}
-	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
+	a.registerRuntime()
+	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
@@ -116,51 +109,6 @@ func apiKeys(cfg Config, console io.Writer) ([]handlers.APIKey, error) {
 	}
 	fmt.Fprintf(console, "development admin API key: %s (kept in %s; set API_KEYS to choose your own)\n", key, path)
 	return []handlers.APIKey{{Role: handlers.RoleAdmin, Key: key}}, nil
-}
-
-// projectorCollector reports each projector's checkpoint, head and lag at
-// scrape time, from the same query as `projections status`.
-type projectorCollector struct {
-	runner                 *projections.Runner
-	position, lag, leaders *prometheus.Desc
-	head                   *prometheus.Desc
-}
-
-func newProjectorCollector(r *projections.Runner) *projectorCollector {
-	return &projectorCollector{runner: r,
-		position: prometheus.NewDesc("tenant_service_projector_position", "Last global position the projector handled.", []string{"projector"}, nil),
-		lag:      prometheus.NewDesc("tenant_service_projector_lag_events", "Events committed but not yet handled by the projector.", []string{"projector"}, nil),
-		leaders:  prometheus.NewDesc("tenant_service_projector_leader", "1 while some replica holds the projector's lock.", []string{"projector"}, nil),
-		head:     prometheus.NewDesc("tenant_service_event_store_head_position", "Global position of the last committed event.", nil, nil),
-	}
-}
-
-func (c *projectorCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.position
-	ch <- c.lag
-	ch <- c.leaders
-	ch <- c.head
-}
-
-func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	list, err := c.runner.Status(ctx)
-	if err != nil {
-		return // a scrape while PostgreSQL is down shows no projector series
-	}
-	for i, s := range list {
-		if i == 0 {
-			ch <- prometheus.MustNewConstMetric(c.head, prometheus.GaugeValue, float64(s.Head))
-		}
-		leader := 0.0
-		if s.Leader {
-			leader = 1
-		}
-		ch <- prometheus.MustNewConstMetric(c.position, prometheus.GaugeValue, float64(s.Position), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(s.Lag), s.Name)
-		ch <- prometheus.MustNewConstMetric(c.leaders, prometheus.GaugeValue, leader, s.Name)
-	}
 }
 
 // memoryMetrics reports the resolve memory's counters at scrape time.

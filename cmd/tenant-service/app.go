@@ -27,6 +27,7 @@ type App struct {
 	stores
 	projectors
 	api
+	metrics *serviceMetrics
 
 	closers []func()
 }
@@ -35,7 +36,7 @@ type App struct {
 // and RabbitMQ, and wires the service. On failure it releases what it had
 // acquired.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, console io.Writer) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, console: console}
+	a := &App{cfg: cfg, log: log, console: console, metrics: newServiceMetrics(cfg)}
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"tenant-service/domain"
 	"tenant-service/messaging"
 	"tenant-service/projections"
 	"tenant-service/ratelimit"
@@ -41,6 +42,10 @@ type Config struct {
 	APIKeys             string // API_KEYS: role:key, comma-separated
 
 	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
+
+	// MetricsTenants (METRICS_TENANTS: tenant ids, comma-separated, at most
+	// 100) are the tenants that get series of their own in /metrics.
+	MetricsTenants []domain.TenantID
 
 	// DebugAddr (DEBUG_ADDR, e.g. 127.0.0.1:6060) serves Go's profiler on a
 	// listener of its own; empty (the default) serves nothing.
@@ -122,6 +127,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))
 	}
 	c.Port = port
+	if c.MetricsTenants, err = parseTenantList(get("METRICS_TENANTS", "")); err != nil {
+		errs = append(errs, fmt.Errorf("METRICS_TENANTS %v", err))
+	}
 	if c.Env != "development" && c.Env != "production" {
 		errs = append(errs, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env))
 	}

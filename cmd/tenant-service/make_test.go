@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
-	"tenant-service/internal/testkit"
 	"testing"
 	"time"
+
+	"tenant-service/internal/testkit"
 )
 
 // `make run` stops when make is told to: SIGTERM to make reaches the

@@ -12,9 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"tenant-service/internal/testkit"
 	"testing"
 	"time"
+
+	"tenant-service/internal/testkit"
 )
 
 var serviceBinary struct {

@@ -3,9 +3,10 @@ package main
 import (
 	"net"
 	"strings"
-	"tenant-service/internal/testkit"
 	"testing"
 	"time"
+
+	"tenant-service/internal/testkit"
 )
 
 func TestResolve(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"tenant-service/domain"
 	"tenant-service/eventstore"
 	"tenant-service/projections"
 	"tenant-service/vault"
@@ -52,8 +53,11 @@ func (a *App) openStores(ctx context.Context) error {
 	// the NOTIFY that other replicas wake on.
 	a.notifier = eventstore.NewNotifier(pool, a.log)
 	a.store, err = eventstore.New(pool, a.tenants, eventstore.Config{
-		Inline:    []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}},
-		Committed: a.notifier.Poke})
+		Inline: []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}},
+		Committed: func(events []domain.StoredEvent) {
+			a.notifier.Poke()
+			a.metrics.appendedEvents(events)
+		}})
 	if err != nil {
 		return err
 	}

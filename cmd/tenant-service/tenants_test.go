@@ -5,9 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"tenant-service/internal/testkit"
 	"testing"
 	"time"
+
+	"tenant-service/internal/testkit"
 )
 
 func TestTenantLifecycle(t *testing.T) {
