@@ -48,8 +48,14 @@ func TestCommandsAreObserved(t *testing.T) {
 		{func() error { _, err := h.svc.Update(ctx, id, domain.UpdateTenant{Name: &name}, asAdmin); return err }, "update tenant unchanged"},
 		{func() error { _, err := h.svc.Suspend(ctx, id, "unpaid", asAdmin); return err }, "suspend tenant applied"},
 		{func() error { _, err := h.svc.Reactivate(ctx, id, "", ifMatch(asAdmin, 1)); return err }, "reactivate tenant precondition"},
-		{func() error { _, err := h.svc.Update(ctx, domain.NewTenantID(), domain.UpdateTenant{Name: &name}, asAdmin); return err }, "update tenant not_found"},
-		{func() error { _, err := h.svc.LinkWhatsApp(ctx, id, domain.WABALinked{WABAID: "w"}, nil, asAdmin); return err }, "link_whatsapp tenant invalid"},
+		{func() error {
+			_, err := h.svc.Update(ctx, domain.NewTenantID(), domain.UpdateTenant{Name: &name}, asAdmin)
+			return err
+		}, "update tenant not_found"},
+		{func() error {
+			_, err := h.svc.LinkWhatsApp(ctx, id, domain.WABALinked{WABAID: "w"}, nil, asAdmin)
+			return err
+		}, "link_whatsapp tenant invalid"},
 		{func() error { _, err := h.svc.Delete(ctx, id, "", asAdmin); return err }, "delete tenant applied"},
 	}
 	obs.take() // the create
