@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tenant-service/domain"
+	"tenant-service/internal/logctx"
 )
 
 const ctxRequestID = "tenant-service.request-id"
@@ -23,7 +24,8 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
 
 // requestContext assigns a request id (the caller's X-Request-ID when it is
-// sane) and echoes it.
+// sane) and echoes it, and puts it, with the tenant the route names, in the
+// request's context: every line logged for the request carries both.
 func (s *Server) requestContext(c *gin.Context) {
 	id := c.GetHeader("X-Request-ID")
 	if !requestIDPattern.MatchString(id) {
@@ -33,6 +35,13 @@ func (s *Server) requestContext(c *gin.Context) {
 	}
 	c.Set(ctxRequestID, id)
 	c.Header("X-Request-ID", id)
+	tenant := ""
+	if raw := c.Param("tenantId"); raw != "" {
+		if t, err := domain.ParseTenantID(raw); err == nil {
+			tenant = string(t)
+		}
+	}
+	c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), id, tenant))
 	c.Next()
 }
 
@@ -46,8 +55,7 @@ func (s *Server) recovery(c *gin.Context) {
 			if !c.Writer.Written() {
 				s.fail(c, fmt.Errorf("panic in handler: %v", r))
 			} else {
-				s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", fmt.Sprint(r),
-					"request_id", requestID(c), "route", c.FullPath())
+				s.log.ErrorContext(c.Request.Context(), "panic in handler", "panic", fmt.Sprint(r), "route", c.FullPath())
 			}
 		}
 	}()
@@ -77,7 +85,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		slog.String("request_id", requestID(c)), slog.String("actor", actor(c)), slog.Int("bytes", c.Writer.Size()))
+		slog.String("actor", actor(c)), slog.Int("bytes", c.Writer.Size()))
 }
 
 // tooLarge is the 413 of a body over limit bytes.

@@ -60,11 +60,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 	}
 	if status == 0 {
 		s.log.ErrorContext(c.Request.Context(), "request failed", "error", err.Error(),
-			"request_id", requestID(c), "method", c.Request.Method, "route", c.FullPath())
+			"method", c.Request.Method, "route", c.FullPath())
 		de, status = internalError, http.StatusInternalServerError
 	} else if status >= 500 {
 		s.log.WarnContext(c.Request.Context(), "request failed", "error", err.Error(), "status", status,
-			"request_id", requestID(c), "route", c.FullPath())
+			"route", c.FullPath())
 	}
 	if de.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int((de.RetryAfter+999_999_999)/1_000_000_000)))

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tenant-service/domain"
+	"tenant-service/internal/logctx"
 	"tenant-service/tenants"
 )
 
@@ -76,7 +77,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Registry receives the HTTP metrics and is served on /metrics. Default: a new registry.
 	Registry *prometheus.Registry
-	// Logger for request and error logs. Default slog.Default().
+	// Logger for request and error logs. Default slog.Default(). Every line
+	// logged for a request carries its request id and tenant id (a logger
+	// not made with logctx.NewHandler is wrapped in one).
 	Logger *slog.Logger
 }
 
@@ -121,6 +124,9 @@ func NewServer(app App, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if _, ok := cfg.Logger.Handler().(*logctx.Handler); !ok {
+		cfg.Logger = slog.New(logctx.NewHandler(cfg.Logger.Handler()))
 	}
 	s := &Server{app: app, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
 	s.routes()

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,6 +43,11 @@ type Config struct {
 	APIKeys             string // API_KEYS: role:key, comma-separated
 
 	DevDir string // DEV_STATE_DIR: where development keys are kept, default .dev-keys
+
+	// LogLevel (LOG_LEVEL: debug, info, warn or error; default info) and
+	// LogFormat (LOG_FORMAT: json or text; default json) shape the logs.
+	LogLevel  slog.Level
+	LogFormat string
 
 	// MetricsTenants (METRICS_TENANTS: tenant ids, comma-separated, at most
 	// 100) are the tenants that get series of their own in /metrics.
@@ -127,6 +133,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))
 	}
 	c.Port = port
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", getenv("LOG_LEVEL")))
+	}
+	if c.LogFormat = strings.ToLower(get("LOG_FORMAT", "json")); c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be json or text, not %q", getenv("LOG_FORMAT")))
+	}
 	if c.MetricsTenants, err = parseTenantList(get("METRICS_TENANTS", "")); err != nil {
 		errs = append(errs, fmt.Errorf("METRICS_TENANTS %v", err))
 	}

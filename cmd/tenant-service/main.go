@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"tenant-service/internal/logctx"
+
 	"github.com/joho/godotenv"
 )
 
@@ -44,7 +46,6 @@ func main() {
 
 // run executes one subcommand and returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -61,6 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
+	log := newLogger(stderr, cfg)
 	switch cmd {
 	case "serve":
 		err = serve(ctx, cfg, log, stderr, nil)
@@ -81,6 +83,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	return 0
+}
+
+// newLogger writes the service's logs to w as LOG_FORMAT and LOG_LEVEL say;
+// every line logged for a request carries its request id and tenant id.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(logctx.NewHandler(h))
 }
 
 func splitJoined(err error) []string {
