@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
-.PHONY: run test node-deps bench fuzz build migrate vet fmt check
+.PHONY: run test node-deps tools bench fuzz build migrate vet fmt check
 
 ## run: create the database if missing, migrate, serve on $PORT (default 3007).
 ## The binary replaces the shell (exec), so SIGTERM or Ctrl-C to make reaches it.
@@ -13,9 +13,20 @@ run:
 
 ## test: every test, against the real PostgreSQL, Redis and RabbitMQ: the service's,
 ## then the Go client module's (client/, its own module)
-test: node-deps
+test: node-deps tools
 	$(GO) test -race -count=1 -timeout 25m $(PKGS)
 	cd client && $(GO) test -race -count=1 -timeout 10m ./...
+
+## tools: promtool (from Debian's prometheus package, unpacked, not installed) into .tools/bin,
+## for the test that checks deploy/prometheus/alerts.yml
+TOOLS = .tools
+tools: $(TOOLS)/bin/promtool
+$(TOOLS)/bin/promtool:
+	mkdir -p $(TOOLS)/dl $(TOOLS)/bin
+	cd $(TOOLS)/dl && apt-get download prometheus
+	dpkg-deb -x $(TOOLS)/dl/prometheus_*.deb $(TOOLS)/dl/x
+	cp $(TOOLS)/dl/x/usr/bin/promtool $@
+	rm -rf $(TOOLS)/dl
 
 ## node-deps: the npm packages the Node example (examples/node-consumer) runs with,
 ## installed from its lock file when missing or stale

@@ -53,7 +53,7 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 				if ctx.Err() != nil {
 					return
 				}
-				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress, &r.confirmed); err != nil {
+				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress, &r.confirmed, &r.stats); err != nil {
 					failed.Store(true)
 					cancel(err)
 					return
@@ -93,7 +93,7 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 	}
 }
 
-func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64, confirmed *atomic.Uint64) error {
+func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64, confirmed *atomic.Uint64, stats *relayStats) error {
 	for _, i := range lane {
 		m := msgs[i]
 		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, m.key, false, false, m.pub)
@@ -103,11 +103,15 @@ func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange str
 		if dc == nil {
 			return laneErr(ctx, s, ch, m, errors.New("channel is not in confirm mode"))
 		}
+		stats.published.Add(1)
+		stats.inFlight.Add(1)
 		acked, err := dc.WaitContext(ctx)
+		stats.inFlight.Add(-1)
 		if err != nil {
 			return context.Cause(ctx)
 		}
 		if !acked {
+			stats.nacked.Add(1)
 			return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
 		}
 		progress.Store(time.Now().UnixNano())

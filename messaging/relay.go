@@ -124,11 +124,31 @@ type Relay struct {
 	lastErr error    // why sess is nil
 
 	confirmed atomic.Uint64 // events the broker confirmed, since start
+	stats     relayStats
+}
+
+// relayStats count what the relay sent, since it started.
+type relayStats struct {
+	published, nacked atomic.Uint64
+	inFlight          atomic.Int64 // published, waiting for the broker's confirm
 }
 
 // Confirmed returns how many events this relay published and the broker
 // confirmed since it started (a retried event counts each time).
 func (r *Relay) Confirmed() uint64 { return r.confirmed.Load() }
+
+// RelayStats is what a relay sent since it started; a retried event counts
+// each time it is sent.
+type RelayStats struct {
+	Published, Confirmed, Nacked uint64
+	InFlight                     int64 // published, waiting for the broker's confirm
+}
+
+// Stats returns the relay's counters.
+func (r *Relay) Stats() RelayStats {
+	return RelayStats{Published: r.stats.published.Load(), Confirmed: r.confirmed.Load(),
+		Nacked: r.stats.nacked.Load(), InFlight: r.stats.inFlight.Load()}
+}
 
 // NewRelay starts a relay that connects to amqpURL in the background; it
 // does not wait for the broker, so the service starts while RabbitMQ is

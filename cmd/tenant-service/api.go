@@ -56,7 +56,8 @@ func (a *App) openAPI() error {
 		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter, Observer: a.metrics}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
-			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout}); err != nil {
+			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout,
+			HTTPClient: a.metrics.upstreamClient("meta_graph", nil)}); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
+	"tenant-service/messaging"
 	"tenant-service/projections"
 	"tenant-service/ratelimit"
 )
@@ -35,6 +37,7 @@ type serviceMetrics struct {
 	commandDuration *prometheus.HistogramVec
 	tenantCommands  *prometheus.CounterVec
 	appended        *prometheus.CounterVec
+	upstream        *prometheus.HistogramVec
 	watched         map[domain.TenantID]bool
 }
 
@@ -54,8 +57,11 @@ func newServiceMetrics(cfg Config) *serviceMetrics {
 		[]string{"tenant", "command", "outcome"})
 	m.appended = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tenant_service_events_appended_total",
 		Help: "Events this replica appended, by type."}, []string{"type"})
+	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tenant_service_upstream_request_duration_seconds",
+		Help:    "Calls to Meta's Graph API (meta_graph) and Genesys Cloud's login (genesys_login) by outcome: ok, 4xx, 5xx or error (no answer).",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"upstream", "outcome"})
 	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.commands, m.commandDuration, m.tenantCommands, m.appended)
+		m.commands, m.commandDuration, m.tenantCommands, m.appended, m.upstream)
 	return m
 }
 
@@ -112,6 +118,23 @@ func (a *App) registerRuntime() {
 		reg.MustRegister(resolves("memory", func() uint64 { return a.memory.Stats().Hits }))
 		reg.MustRegister(memoryMetrics(a.memory)...)
 	}
+	relay := func(name, help string, kind prometheus.ValueType, f func(messaging.RelayStats) float64) prometheus.Collector {
+		opts := prometheus.Opts{Name: name, Help: help}
+		read := func() float64 { return f(a.relay.Stats()) }
+		if kind == prometheus.GaugeValue {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts), read)
+		}
+		return prometheus.NewCounterFunc(prometheus.CounterOpts(opts), read)
+	}
+	reg.MustRegister(
+		relay("tenant_service_relay_published_total", "Events this replica's relay published (a retried event counts each time).",
+			prometheus.CounterValue, func(s messaging.RelayStats) float64 { return float64(s.Published) }),
+		relay("tenant_service_relay_confirmed_total", "Events the broker confirmed.",
+			prometheus.CounterValue, func(s messaging.RelayStats) float64 { return float64(s.Confirmed) }),
+		relay("tenant_service_relay_nacked_total", "Events the broker refused (negative confirm); the relay sends them again.",
+			prometheus.CounterValue, func(s messaging.RelayStats) float64 { return float64(s.Nacked) }),
+		relay("tenant_service_relay_in_flight", "Events published and waiting for the broker's confirm.",
+			prometheus.GaugeValue, func(s messaging.RelayStats) float64 { return float64(s.InFlight) }))
 	refusals := func(scope string, f func(*ratelimit.Limiter) uint64) prometheus.Collector {
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tenant_service_rate_limit_refusals_total",
 			Help:        "Requests refused with 429, by the limit that refused them: key (the API key's) or tenant (the tenant's own).",
@@ -174,4 +197,40 @@ func (c *projectorCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.lagSeconds, prometheus.GaugeValue, age, s.Name)
 	}
+}
+
+// upstreamClient is the HTTP client of the calls to Meta's Graph API
+// (upstream meta_graph) and to Genesys Cloud's login (genesys_login): it
+// does not follow redirects and times each call in
+// tenant_service_upstream_request_duration_seconds by outcome (ok, 4xx, 5xx,
+// error: no answer).
+func (m *serviceMetrics) upstreamClient(upstream string, next http.RoundTripper) *http.Client {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &http.Client{Transport: upstreamTransport{upstream: upstream, next: next, hist: m.upstream},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type upstreamTransport struct {
+	upstream string
+	next     http.RoundTripper
+	hist     *prometheus.HistogramVec
+}
+
+func (t upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.next.RoundTrip(r)
+	outcome := "error"
+	switch {
+	case err != nil:
+	case res.StatusCode >= 500:
+		outcome = "5xx"
+	case res.StatusCode >= 400:
+		outcome = "4xx"
+	default:
+		outcome = "ok"
+	}
+	t.hist.WithLabelValues(t.upstream, outcome).Observe(time.Since(start).Seconds())
+	return res, err
 }

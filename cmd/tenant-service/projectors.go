@@ -71,7 +71,8 @@ func (a *App) openProjectors() error {
 
 // openTokens builds the Genesys token cache: tokens sealed in Redis.
 func (a *App) openTokens() error {
-	client, err := genesys.NewClient(genesys.ClientConfig{LoginURL: a.cfg.GenesysLoginURL})
+	client, err := genesys.NewClient(genesys.ClientConfig{LoginURL: a.cfg.GenesysLoginURL,
+		HTTPClient: a.metrics.upstreamClient("genesys_login", nil)})
 	if err != nil {
 		return err
 	}
