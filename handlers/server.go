@@ -78,6 +78,10 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger for request and error logs. Default slog.Default().
 	Logger *slog.Logger
+	// AsyncAPI is the AsyncAPI document of the events the service
+	// publishes, served at /asyncapi.json. Default none: that route
+	// answers 404.
+	AsyncAPI []byte
 }
 
 // Validate reports every missing or bad setting.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"tenant-service/handlers"
+	"tenant-service/messaging"
 	"tenant-service/metagraph"
 	"tenant-service/projections"
 	"tenant-service/ratelimit"
@@ -73,6 +74,7 @@ func (a *App) openAPI() error {
 		reg.MustRegister(memoryMetrics(a.memory)...)
 	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
+		AsyncAPI: messaging.AsyncAPI(),
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
