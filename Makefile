@@ -28,12 +28,17 @@ $(TOOLS)/bin/promtool:
 	cp $(TOOLS)/dl/x/usr/bin/promtool $@
 	rm -rf $(TOOLS)/dl
 
-## node-deps: the npm packages the Node example (examples/node-consumer) runs with,
-## installed from its lock file when missing or stale
-NODE_CONSUMER = examples/node-consumer
-node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json
+## node-deps: the npm packages the tests need, each installed from its lock file
+## when missing or stale: those the Node example (examples/node-consumer) runs
+## with, and @asyncapi/specs, the AsyncAPI JSON schemas the messaging tests
+## validate messaging/asyncapi.json against (messaging/testdata/asyncapi-specs)
+NODE_CONSUMER  = examples/node-consumer
+ASYNCAPI_SPECS = messaging/testdata/asyncapi-specs
+node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json $(ASYNCAPI_SPECS)/node_modules/.package-lock.json
 $(NODE_CONSUMER)/node_modules/.package-lock.json: $(NODE_CONSUMER)/package-lock.json
 	npm ci --prefix $(NODE_CONSUMER) --no-audit --no-fund --loglevel=error
+$(ASYNCAPI_SPECS)/node_modules/.package-lock.json: $(ASYNCAPI_SPECS)/package-lock.json
+	npm ci --prefix $(ASYNCAPI_SPECS) --no-audit --no-fund --loglevel=error
 
 ## bench: the benchmarks whose figures go into closing notes
 bench:

@@ -39,6 +39,7 @@ func (s *Server) routes() {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})))
 	r.GET("/api/whatsapp/webhook", s.verifyWebhook) // Meta's handshake
 	r.POST("/api/whatsapp/webhook", s.receiveWebhook)
+	r.GET("/asyncapi.json", s.asyncAPI)
 
 	// Tenants.
 	s.route(http.MethodPost, "/api/tenants", adminOnly, s.createTenant)

@@ -128,6 +128,8 @@ func TestEveryRouteHasACall(t *testing.T) {
 		switch r.Path {
 		case "/healthz", "/readyz", "/metrics":
 			continue
+		case "/asyncapi.json": // a document, no use case: asyncapi_test.go
+			continue
 		}
 		if !covered[r.Method+" "+r.Path] {
 			t.Errorf("route %s %s has no call in the table", r.Method, r.Path)

@@ -81,6 +81,10 @@ type Config struct {
 	// logged for a request carries its request id and tenant id (a logger
 	// not made with logctx.NewHandler is wrapped in one).
 	Logger *slog.Logger
+	// AsyncAPI is the AsyncAPI document of the events the service
+	// publishes, served at /asyncapi.json. Default none: that route
+	// answers 404.
+	AsyncAPI []byte
 }
 
 // Validate reports every missing or bad setting.

@@ -26,6 +26,13 @@
 // schemaVersion, data, metadata} with every "ciphertext" field removed from
 // data at any depth, so a secret shows only its hint ({"hint": "****abcd"}).
 //
+// asyncapi.json (AsyncAPI returns it; the service serves it at
+// /asyncapi.json) describes all of this for consumers: one channel per
+// routing key, every header, the AMQP properties and, per event type, the
+// whole body. It is part of the contract: tests fail when an event type of
+// the domain has no message in it, and when a message the relay builds, or
+// the running service publishes, says anything it does not.
+//
 // # Relay
 //
 // The Relay is a projector (Name, Handle) whose read model is the exchange:

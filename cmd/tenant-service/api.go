@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"tenant-service/handlers"
+	"tenant-service/messaging"
 	"tenant-service/metagraph"
 	"tenant-service/projections"
 	"tenant-service/ratelimit"
@@ -67,6 +68,7 @@ func (a *App) openAPI() error {
 	}
 	a.registerRuntime()
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
+		AsyncAPI: messaging.AsyncAPI(),
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
