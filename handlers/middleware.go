@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 )
@@ -33,6 +34,10 @@ func (s *Server) requestContext(c *gin.Context) {
 	}
 	c.Set(ctxRequestID, id)
 	c.Header("X-Request-ID", id)
+	if s.tracer != nil {
+		s.traceRequest(c)
+		return
+	}
 	c.Next()
 }
 
@@ -75,9 +80,18 @@ func (s *Server) accessLog(c *gin.Context) {
 	if !s.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", c.Request.Method), slog.String("route", route),
+	attrs := [...]slog.Attr{slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-		slog.String("request_id", requestID(c)), slog.String("actor", actor(c)), slog.Int("bytes", c.Writer.Size()))
+		slog.String("request_id", requestID(c)), slog.String("actor", actor(c)), slog.Int("bytes", c.Writer.Size()), {}}
+	n := len(attrs) - 1
+	if s.tracer != nil {
+		// The line names its trace, so a slow or failed request's spans are one search away.
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			attrs[n] = slog.String("trace_id", sc.TraceID().String())
+			n++
+		}
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
 }
 
 // tooLarge is the 413 of a body over limit bytes.
