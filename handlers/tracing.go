@@ -79,3 +79,11 @@ func spanMethod(m string) (string, bool) {
 	}
 	return "_OTHER", false
 }
+
+// labelTenant names the tenant on the request's span when the route did not
+// (a create, a signup: the tenant id is in the answer, not the path).
+func (s *Server) labelTenant(c *gin.Context, id domain.TenantID) {
+	if s.tracer != nil && id != "" {
+		trace.SpanFromContext(c.Request.Context()).SetAttributes(tracing.TenantID.String(string(id)))
+	}
+}

@@ -58,7 +58,8 @@ func (a *App) openAPI() error {
 		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
-			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout}); err != nil {
+			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout,
+			HTTPClient: a.outboundHTTP()}); err != nil {
 			return err
 		}
 	}
@@ -73,6 +74,7 @@ func (a *App) openAPI() error {
 		reg.MustRegister(memoryMetrics(a.memory)...)
 	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
+		TracerProvider: a.tracer,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tenant-service/eventstore"
+	"tenant-service/internal/tracing"
 	"tenant-service/projections"
 	"tenant-service/vault"
 )
@@ -33,9 +34,14 @@ type stores struct {
 
 // openStores opens the database (created and migrated when needed), the
 // vault (refusing or warning about missing keys), the event store with the
-// read model and the vault's crypto-shredding inline, and Redis.
+// read model and the vault's crypto-shredding inline, and Redis; with
+// tracing on, queries, appends and Redis calls under a request are spans.
 func (a *App) openStores(ctx context.Context) error {
-	pool, err := openDatabase(ctx, a.cfg, a.log)
+	var configure []func(*pgxpool.Config)
+	if a.tracer != nil {
+		configure = append(configure, a.traceDatabase)
+	}
+	pool, err := openDatabase(ctx, a.cfg, a.log, configure...)
 	if err != nil {
 		return err
 	}
@@ -53,7 +59,7 @@ func (a *App) openStores(ctx context.Context) error {
 	a.notifier = eventstore.NewNotifier(pool, a.log)
 	a.store, err = eventstore.New(pool, a.tenants, eventstore.Config{
 		Inline:    []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}},
-		Committed: a.notifier.Poke})
+		Committed: a.notifier.Poke, TracerProvider: tracing.ContinueOnly(a.tracer)})
 	if err != nil {
 		return err
 	}
@@ -63,6 +69,9 @@ func (a *App) openStores(ctx context.Context) error {
 		return err
 	}
 	a.onClose(func() { _ = a.rdb.Close() })
+	if a.tracer != nil {
+		return a.traceRedis(a.rdb)
+	}
 	return nil
 }
 

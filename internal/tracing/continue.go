@@ -11,8 +11,14 @@ import (
 // span context that ctx already holds, and never a new trace: clients used
 // both by requests and by background work (Redis, polled without end by the
 // projectors) then show up in the requests' traces without flooding the
-// back end with traces of one span each.
-func ContinueOnly(tp trace.TracerProvider) trace.TracerProvider { return continueOnly{tp: tp} }
+// back end with traces of one span each. A nil provider (tracing off)
+// stays nil.
+func ContinueOnly(tp trace.TracerProvider) trace.TracerProvider {
+	if tp == nil {
+		return nil
+	}
+	return continueOnly{tp: tp}
+}
 
 type continueOnly struct {
 	embedded.TracerProvider
