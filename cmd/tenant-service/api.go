@@ -74,7 +74,7 @@ func (a *App) openAPI() error {
 		reg.MustRegister(memoryMetrics(a.memory)...)
 	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: reg, Logger: a.log,
-		TracerProvider: a.tracer,
+		TracerProvider: a.tracerProvider,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

@@ -24,9 +24,9 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	console io.Writer // where the development admin key is printed
-	// tracer is the OpenTelemetry provider spans go to; nil when tracing is
-	// off (see openTracing).
-	tracer trace.TracerProvider
+	// tracerProvider is where spans go; nil when tracing is off (see
+	// openTracing).
+	tracerProvider trace.TracerProvider
 
 	stores
 	projectors

@@ -56,7 +56,7 @@ func (a *App) openProjectors() error {
 		return err
 	}
 	if a.relay, err = messaging.NewRelay(a.cfg.AMQPURL, a.log, messaging.RelayConfig{Exchange: a.cfg.AMQPExchange,
-		TracerProvider: a.tracer}); err != nil {
+		TracerProvider: a.tracerProvider}); err != nil {
 		return err
 	}
 	a.onClose(func() { _ = a.relay.Close() })

@@ -38,7 +38,7 @@ type stores struct {
 // tracing on, queries, appends and Redis calls under a request are spans.
 func (a *App) openStores(ctx context.Context) error {
 	var configure []func(*pgxpool.Config)
-	if a.tracer != nil {
+	if a.tracerProvider != nil {
 		configure = append(configure, a.traceDatabase)
 	}
 	pool, err := openDatabase(ctx, a.cfg, a.log, configure...)
@@ -59,7 +59,7 @@ func (a *App) openStores(ctx context.Context) error {
 	a.notifier = eventstore.NewNotifier(pool, a.log)
 	a.store, err = eventstore.New(pool, a.tenants, eventstore.Config{
 		Inline:    []eventstore.InlineProjection{vault.Shredder{Vault: a.vault}},
-		Committed: a.notifier.Poke, TracerProvider: tracing.ContinueOnly(a.tracer)})
+		Committed: a.notifier.Poke, TracerProvider: tracing.ContinueOnly(a.tracerProvider)})
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (a *App) openStores(ctx context.Context) error {
 		return err
 	}
 	a.onClose(func() { _ = a.rdb.Close() })
-	if a.tracer != nil {
+	if a.tracerProvider != nil {
 		return a.traceRedis(a.rdb)
 	}
 	return nil

@@ -35,7 +35,7 @@ const flushTimeout = 5 * time.Second
 // provider that batches spans to an OTLP exporter (http/protobuf or grpc,
 // configured by the standard OTEL_* variables), labels spans with the
 // tenant their context carries, and samples by OTEL_TRACES_SAMPLER. Close
-// flushes it. With tracing off it does nothing: a.tracer stays nil, no
+// flushes it. With tracing off it does nothing: a.tracerProvider stays nil, no
 // client is instrumented and no goroutine runs.
 func (a *App) openTracing(ctx context.Context) error {
 	if !a.cfg.Tracing {
@@ -60,7 +60,7 @@ func (a *App) openTracing(ctx context.Context) error {
 	}
 	provider := sdktrace.NewTracerProvider(sdktrace.WithResource(res),
 		sdktrace.WithSpanProcessor(tenantLabeller{}), sdktrace.WithBatcher(exporter))
-	a.tracer = provider
+	a.tracerProvider = provider
 	otelErrorsOnce.Do(func() { otel.SetErrorHandler(otelErrors{a.log}) })
 	a.onClose(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
@@ -109,7 +109,7 @@ func (h otelErrors) Handle(err error) { h.log.Warn("tracing: OpenTelemetry SDK",
 // traceDatabase makes every query under a traced request a span
 // (otelpgx: SQL text with its $n placeholders, never the arguments).
 func (a *App) traceDatabase(pc *pgxpool.Config) {
-	pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(a.tracer),
+	pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(a.tracerProvider),
 		otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
 }
 
@@ -118,7 +118,7 @@ func (a *App) traceDatabase(pc *pgxpool.Config) {
 // them) and the caller's file and line are left out. Background calls (the
 // projector, the follower) start no trace.
 func (a *App) traceRedis(rdb redis.UniversalClient) error {
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing.ContinueOnly(a.tracer)),
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tracing.ContinueOnly(a.tracerProvider)),
 		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
 		return fmt.Errorf("tracing: redis: %w", err)
 	}
@@ -130,9 +130,9 @@ func (a *App) traceRedis(rdb redis.UniversalClient) error {
 // are client spans without URL queries (tracing.Transport) and that, like
 // theirs, never follows a redirect (it would carry credentials elsewhere).
 func (a *App) outboundHTTP() *http.Client {
-	if a.tracer == nil {
+	if a.tracerProvider == nil {
 		return nil
 	}
-	return &http.Client{Transport: tracing.Transport(nil, tracing.ContinueOnly(a.tracer)),
+	return &http.Client{Transport: tracing.Transport(nil, tracing.ContinueOnly(a.tracerProvider)),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

@@ -277,7 +277,7 @@ func TestTracingConfig(t *testing.T) {
 func TestTracingOffInstrumentsNothing(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	if a.app.tracer != nil || a.app.pool.Config().ConnConfig.Tracer != nil {
-		t.Fatalf("tracing off, yet provider %v and query tracer %v", a.app.tracer, a.app.pool.Config().ConnConfig.Tracer)
+	if a.app.tracerProvider != nil || a.app.pool.Config().ConnConfig.Tracer != nil {
+		t.Fatalf("tracing off, yet provider %v and query tracer %v", a.app.tracerProvider, a.app.pool.Config().ConnConfig.Tracer)
 	}
 }
