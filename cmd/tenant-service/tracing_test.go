@@ -26,6 +26,9 @@ func otelEnv(t *testing.T, env map[string]string, endpoint, protocol string) map
 		"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
 		"OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
 		"OTEL_BSP_SCHEDULE_DELAY":     "50", // ms: export soon after a span ends
+		// Whatever the shell running the tests says.
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "",
+		"OTEL_TRACES_SAMPLER": "parentbased_always_on", "OTEL_SERVICE_NAME": "",
 	} {
 		env[k] = v
 		t.Setenv(k, v)
