@@ -20,7 +20,7 @@ func tracedEnv(t *testing.T) (map[string]string, *otlpReceiver) {
 // otelEnv adds the OTLP settings to env. The OpenTelemetry SDK reads the
 // OTEL_* variables from the process environment, so they are set there
 // too: a test using it cannot run in parallel.
-func otelEnv(t *testing.T, env map[string]string, endpoint, protocol string) map[string]string {
+func otelEnv(t testing.TB, env map[string]string, endpoint, protocol string) map[string]string {
 	t.Helper()
 	for k, v := range map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
