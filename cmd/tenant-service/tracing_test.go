@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -283,4 +287,33 @@ func TestTracingOffInstrumentsNothing(t *testing.T) {
 	if a.app.tracerProvider != nil || a.app.pool.Config().ConnConfig.Tracer != nil {
 		t.Fatalf("tracing off, yet provider %v and query tracer %v", a.app.tracerProvider, a.app.pool.Config().ConnConfig.Tracer)
 	}
+}
+
+// Close exports the spans still waiting for their batch.
+func TestTracingFlushesOnClose(t *testing.T) {
+	receiver := newOTLPReceiver(t)
+	env := otelEnv(t, testEnv(t), receiver.URL, "http/protobuf")
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000") // no batch leaves on its own during the test
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, slog.New(slog.DiscardHandler), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	srv := httptest.NewServer(a.Handler())
+	(&testApp{t: t, app: a, srv: srv}).createTenant("Flushed")
+	srv.Close()
+	if n := len(receiver.received()); n != 0 {
+		t.Fatalf("%d spans exported before Close, want the batch held", n)
+	}
+	a.Close()
+	for _, s := range receiver.received() {
+		if s.name == "POST /api/tenants" {
+			return
+		}
+	}
+	t.Fatalf("after Close, %d spans exported and no server span among them", len(receiver.received()))
 }
