@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 )
@@ -70,6 +72,12 @@ type refusal struct {
 func (s *Store) commitGroup(batch []*request) {
 	ctx, cancel := groupContext(batch)
 	defer cancel()
+	var span trace.Span
+	if s.tracer != nil {
+		ctx, span = s.startCommit(ctx, batch)
+		defer span.End()
+	}
+	oldest := batch[0]
 	// Each refusal takes one append out, so the loop ends; only restarts
 	// that take nothing out (a deadlock with another replica's group) are
 	// bounded.
@@ -79,12 +87,23 @@ func (s *Store) commitGroup(batch []*request) {
 		switch {
 		case err == nil && ref == nil:
 			for _, m := range members {
-				m.r.done <- answer{res: m.result()}
+				a := answer{res: m.result()}
+				if span != nil && m.r != oldest {
+					a.commit = span.SpanContext()
+				}
+				m.r.done <- a
+			}
+			if span != nil && restarts > 0 {
+				span.SetAttributes(attrRestarts.Int(restarts))
 			}
 			return
 		case err != nil:
 			if restarts++; retryable(err) && restarts < maxGroupAttempts {
 				continue
+			}
+			if span != nil {
+				span.SetAttributes(attrRestarts.Int(restarts - 1))
+				span.SetStatus(codes.Error, err.Error())
 			}
 			for _, r := range batch {
 				r.done <- answer{err: err}

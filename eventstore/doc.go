@@ -10,7 +10,9 @@
 // commit.go): one transaction, pipelined in one round trip for creates and
 // two otherwise, with one head-row lock and one flush for the group, while
 // each append keeps its own version check, idempotency claim and read-model
-// writes and gets its own answer.
+// writes and gets its own answer. Traced (Config.TracerProvider), each append
+// is a span under its caller's, and each group's transaction one span under
+// its oldest append's, linked both ways to the others (trace.go).
 //
 // Global positions come from a single head row that es_append_events updates
 // last, just before commit. Commits that append therefore take the head one

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Group commit. Appends that arrive while groups are committing wait and
@@ -35,6 +37,9 @@ type answer struct {
 	res  Result
 	err  error
 	lead bool
+	// commit is the span of the group that committed the append, when
+	// another append's span is its parent (see startCommit).
+	commit trace.SpanContext
 }
 
 func newRequest(ctx context.Context, a Append) *request {

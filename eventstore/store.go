@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 	"tenant-service/internal/postgres"
@@ -62,6 +63,10 @@ type Config struct {
 	// commit's flush, largest (measured: creates from 8 clients run fastest
 	// with 1, then 2, then 3).
 	GroupsInFlight int
+	// TracerProvider, when set, traces every append (eventstore.append,
+	// under the caller's span) and every group's transaction
+	// (eventstore.commit). Default nil: no span.
+	TracerProvider trace.TracerProvider
 }
 
 // Reader reads the event store: streams, the global feed, filtered pages
@@ -86,6 +91,7 @@ type Store struct {
 	groups        groups
 	signal        signaller
 	committed     func(events []domain.StoredEvent)
+	tracer        trace.Tracer // nil: tracing is off
 }
 
 // New returns a Store over a migrated database. readModel is the read model
@@ -110,8 +116,12 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 	if cfg.GroupsInFlight == 0 {
 		cfg.GroupsInFlight = 1
 	}
-	return &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
-		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxLeaders: cfg.GroupsInFlight}}, nil
+	s := &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
+		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxLeaders: cfg.GroupsInFlight}}
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
+	return s, nil
 }
 
 // Idempotency makes an append safe to retry; see domain.Idempotency.
@@ -163,7 +173,7 @@ var ErrIdempotencyMismatch = &domain.Error{Kind: domain.KindRefused, Code: "idem
 // made at the same time share a transaction (group commit) but not their
 // fate: each gets its own answer, and a refused one does not fail the
 // others.
-func (s *Store) Append(ctx context.Context, a Append) (_ Result, err error) {
+func (s *Store) Append(ctx context.Context, a Append) (res Result, err error) {
 	defer postgres.ClassifyOn(&err)
 	if len(a.Events) == 0 {
 		return Result{StreamID: a.StreamID, Version: a.ExpectedVersion}, nil
@@ -173,7 +183,13 @@ func (s *Store) Append(ctx context.Context, a Append) (_ Result, err error) {
 	}
 	// PostgreSQL keeps microseconds; hash what will be read back.
 	a.OccurredAt = a.OccurredAt.UTC().Truncate(time.Microsecond)
-	ans := s.submit(newRequest(ctx, a))
+	var ans answer
+	if s.tracer != nil {
+		var span trace.Span
+		ctx, span = s.startAppend(ctx, a)
+		defer func() { endAppend(span, ans, res, err) }()
+	}
+	ans = s.submit(newRequest(ctx, a))
 	if errors.Is(ans.err, errDuplicateOf) {
 		return s.duplicateResult(ctx, a)
 	}

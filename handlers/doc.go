@@ -7,8 +7,9 @@
 //     unknown fields named), If-Match, Idempotency-Key and who is asking.
 //   - respond.go writes answers: the resource with its ETag, and RFC 9457
 //     problems through one table from domain error kinds to status codes.
-//   - middleware.go (request id, recovery, access log, limits) and auth.go
-//     (bearer API keys and roles).
+//   - middleware.go (request id, recovery, access log, limits), auth.go
+//     (bearer API keys and roles) and tracing.go (a server span per request
+//     when Config.TracerProvider is set).
 //   - one file per resource for the routes themselves.
 //
 // It is the only package that imports gin. It knows no database, cache or

@@ -42,6 +42,10 @@ func (s *Server) requestContext(c *gin.Context) {
 		}
 	}
 	c.Request = c.Request.WithContext(logctx.With(c.Request.Context(), id, tenant))
+	if s.tracer != nil {
+		s.traceRequest(c)
+		return
+	}
 	c.Next()
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"tenant-service/domain"
+	"tenant-service/internal/tracing"
 )
 
 const (
@@ -128,8 +129,14 @@ func (s *Server) metadata(c *gin.Context) domain.Metadata {
 	if cause := c.GetHeader("X-Causation-ID"); requestIDPattern.MatchString(cause) {
 		m.CausationID = cause
 	}
-	if tp := c.GetHeader("traceparent"); traceParentPattern.MatchString(tp) {
-		m.TraceParent = tp
+	switch {
+	case s.tracer != nil:
+		// The request's own span, a child of the caller's traceparent: the
+		// relay's publish span continues it, so one trace shows the request,
+		// its commit and the publishing of its events.
+		m.TraceParent = tracing.TraceParent(c.Request.Context())
+	case traceParentPattern.MatchString(c.GetHeader("traceparent")):
+		m.TraceParent = c.GetHeader("traceparent")
 	}
 	return m
 }

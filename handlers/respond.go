@@ -98,5 +98,6 @@ func (s *Server) answer(c *gin.Context, status int, out domain.Outcome, err erro
 	if out.Duplicate {
 		c.Header("Idempotent-Replayed", "true")
 	}
+	s.labelTenant(c, out.State.TenantID)
 	s.respondTenant(c, status, out.State)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 	"tenant-service/internal/logctx"
@@ -85,6 +86,11 @@ type Config struct {
 	// publishes, served at /asyncapi.json. Default none: that route
 	// answers 404.
 	AsyncAPI []byte
+	// TracerProvider, when set, makes every request a server span that
+	// continues the caller's W3C traceparent, and the traceparent recorded
+	// in events that of this span. Default nil: no span, and events record
+	// the caller's traceparent as it came.
+	TracerProvider trace.TracerProvider
 }
 
 // Validate reports every missing or bad setting.
@@ -107,6 +113,7 @@ type Server struct {
 	keys    *keyring
 	metrics *metrics
 	router  *gin.Engine
+	tracer  trace.Tracer // nil: tracing is off
 }
 
 // NewServer builds the router over the application.
@@ -133,6 +140,9 @@ func NewServer(app App, cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(logctx.NewHandler(cfg.Logger.Handler()))
 	}
 	s := &Server{app: app, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
+	if cfg.TracerProvider != nil {
+		s.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	s.routes()
 	return s, nil
 }

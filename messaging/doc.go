@@ -21,7 +21,10 @@
 // Each message is persistent, content type application/json, with message
 // id = event id and string headers event_type, tenant_id, stream_id,
 // stream_version, global_position, schema_version and, when the request that
-// caused the event had one, traceparent. The body is the event envelope
+// caused the event had one, traceparent: the W3C trace context recorded in
+// the event's metadata, or, when the relay traces (RelayConfig.TracerProvider),
+// that of its publish span, a child of the recorded one, so the trace id is
+// the request's either way. The body is the event envelope
 // {eventId, streamId, tenantId, type, version, position, occurredAt,
 // schemaVersion, data, metadata} with every "ciphertext" field removed from
 // data at any depth, so a secret shows only its hint ({"hint": "****abcd"}).

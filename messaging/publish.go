@@ -9,6 +9,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 )
@@ -53,7 +54,7 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 				if ctx.Err() != nil {
 					return
 				}
-				if err := publishLane(ctx, s, ch, r.cfg.Exchange, msgs, group, &progress, &r.confirmed, &r.stats); err != nil {
+				if err := r.publishLane(ctx, s, ch, msgs, group, &progress); err != nil {
 					failed.Store(true)
 					cancel(err)
 					return
@@ -93,29 +94,44 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 	}
 }
 
-func publishLane(ctx context.Context, s *session, ch *amqp.Channel, exchange string, msgs []outgoing, lane []int, progress *atomic.Int64, confirmed *atomic.Uint64, stats *relayStats) error {
+// publishLane publishes the lane's events one after the other, each after
+// the previous one's confirm.
+func (r *Relay) publishLane(ctx context.Context, s *session, ch *amqp.Channel, msgs []outgoing, lane []int, progress *atomic.Int64) error {
 	for _, i := range lane {
-		m := msgs[i]
-		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, exchange, m.key, false, false, m.pub)
-		if err != nil {
-			return laneErr(ctx, s, ch, m, fmt.Errorf("publish: %w", err))
-		}
-		if dc == nil {
-			return laneErr(ctx, s, ch, m, errors.New("channel is not in confirm mode"))
-		}
-		stats.published.Add(1)
-		stats.inFlight.Add(1)
-		acked, err := dc.WaitContext(ctx)
-		stats.inFlight.Add(-1)
-		if err != nil {
-			return context.Cause(ctx)
-		}
-		if !acked {
-			stats.nacked.Add(1)
-			return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
+		if err := r.publishOne(ctx, s, ch, msgs[i]); err != nil {
+			return err
 		}
 		progress.Store(time.Now().UnixNano())
-		confirmed.Add(1)
+		r.confirmed.Add(1)
+	}
+	return nil
+}
+
+// publishOne publishes one event and waits for its confirm, in a span of
+// its own when the relay traces.
+func (r *Relay) publishOne(ctx context.Context, s *session, ch *amqp.Channel, m outgoing) (err error) {
+	if r.tracer != nil {
+		var span trace.Span
+		ctx, span = r.startPublish(ctx, &m)
+		defer func() { endPublish(span, err) }()
+	}
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, r.cfg.Exchange, m.key, false, false, m.pub)
+	if err != nil {
+		return laneErr(ctx, s, ch, m, fmt.Errorf("publish: %w", err))
+	}
+	if dc == nil {
+		return laneErr(ctx, s, ch, m, errors.New("channel is not in confirm mode"))
+	}
+	r.stats.published.Add(1)
+	r.stats.inFlight.Add(1)
+	acked, err := dc.WaitContext(ctx)
+	r.stats.inFlight.Add(-1)
+	if err != nil {
+		return context.Cause(ctx)
+	}
+	if !acked {
+		r.stats.nacked.Add(1)
+		return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
 	}
 	return nil
 }

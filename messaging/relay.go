@@ -11,6 +11,7 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"tenant-service/domain"
 )
@@ -51,6 +52,11 @@ type RelayConfig struct {
 	ReconnectDelay time.Duration
 	// MaxReconnectDelay caps the wait between connection attempts. Default 5s.
 	MaxReconnectDelay time.Duration
+	// TracerProvider, when set, makes each publish a producer span whose
+	// parent is the traceparent in the event's metadata (the request that
+	// caused it), and the message's traceparent header that span's. Default
+	// nil: no span, and the header is the metadata's traceparent.
+	TracerProvider trace.TracerProvider
 }
 
 func (c RelayConfig) withDefaults() RelayConfig {
@@ -124,6 +130,7 @@ type Relay struct {
 	lastErr error    // why sess is nil
 
 	confirmed atomic.Uint64 // events the broker confirmed, since start
+	tracer    trace.Tracer  // nil: tracing is off
 	stats     relayStats
 }
 
@@ -172,6 +179,9 @@ func NewRelay(amqpURL string, log *slog.Logger, cfg RelayConfig) (*Relay, error)
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		lastErr: fmt.Errorf("%w: connecting", ErrNotConnected),
+	}
+	if cfg.TracerProvider != nil {
+		r.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}
 	go r.supervise(ctx)
 	return r, nil

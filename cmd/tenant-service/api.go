@@ -58,7 +58,7 @@ func (a *App) openAPI() error {
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
 			AppID: a.cfg.MetaAppID, AppSecret: a.cfg.MetaAppSecret, Timeout: a.cfg.MetaGraphTimeout,
-			HTTPClient: a.metrics.upstreamClient("meta_graph", nil)}); err != nil {
+			HTTPClient: a.metrics.upstreamClient("meta_graph", a.outboundTransport())}); err != nil {
 			return err
 		}
 	}
@@ -68,7 +68,7 @@ func (a *App) openAPI() error {
 	}
 	a.registerRuntime()
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
-		AsyncAPI: messaging.AsyncAPI(),
+		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

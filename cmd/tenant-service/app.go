@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -23,6 +24,9 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	console io.Writer // where the development admin key is printed
+	// tracerProvider is where spans go; nil when tracing is off (see
+	// openTracing).
+	tracerProvider trace.TracerProvider
 
 	stores
 	projectors
@@ -32,9 +36,9 @@ type App struct {
 	closers []func()
 }
 
-// Open connects to PostgreSQL (creating and migrating the database), Redis
-// and RabbitMQ, and wires the service. On failure it releases what it had
-// acquired.
+// Open starts tracing when it is configured, connects to PostgreSQL
+// (creating and migrating the database), Redis and RabbitMQ, and wires the
+// service. On failure it releases what it had acquired.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, console io.Writer) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, console: console, metrics: newServiceMetrics(cfg)}
 	defer func() {
@@ -42,6 +46,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, console io.Writer) 
 			a.Close()
 		}
 	}()
+	if err := a.openTracing(ctx); err != nil {
+		return nil, err
+	}
 	if err := a.openStores(ctx); err != nil {
 		return nil, err
 	}

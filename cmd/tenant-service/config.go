@@ -73,6 +73,21 @@ type Config struct {
 	// resolve lookups each replica keeps in memory; 0 turns the memory off
 	// (every resolve asks Redis, then PostgreSQL).
 	ResolveCacheEntries int
+
+	// Tracing is on when OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, unless OTEL_SDK_DISABLED is
+	// true or OTEL_TRACES_EXPORTER is none: spans are exported over OTLP.
+	// The OpenTelemetry SDK reads its other variables (headers, timeout,
+	// compression, certificates, OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES,
+	// OTEL_BSP_*) from the process environment itself. Default off: nothing
+	// is traced, and nothing runs for it.
+	Tracing bool
+	// OTLPProtocol (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else
+	// OTEL_EXPORTER_OTLP_PROTOCOL) is http/protobuf (the default) or grpc.
+	OTLPProtocol string
+	// ServiceName (OTEL_SERVICE_NAME) names the service in traces; empty
+	// means service.name from OTEL_RESOURCE_ATTRIBUTES, else tenant-service.
+	ServiceName string
 }
 
 // Production reports whether APP_ENV is production.
@@ -128,6 +143,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("RESOLVE_CACHE_ENTRIES must be a whole number, 0 to turn the memory off, not %q", getenv("RESOLVE_CACHE_ENTRIES")))
 	}
 	c.ResolveCacheEntries = entries
+	errs = append(errs, c.loadTracing(get))
 	port, err := strconv.Atoi(get("PORT", "3007"))
 	if err != nil || port < 0 || port > 65535 {
 		errs = append(errs, fmt.Errorf("PORT must be a port number, not %q", getenv("PORT")))
@@ -172,6 +188,27 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// loadTracing reads the OTEL_* variables that decide whether and how the
+// service exports spans.
+func (c *Config) loadTracing(get func(name, def string) string) error {
+	c.Tracing = (get("OTEL_EXPORTER_OTLP_ENDPOINT", "") != "" || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "") != "") &&
+		!strings.EqualFold(get("OTEL_SDK_DISABLED", "false"), "true")
+	c.OTLPProtocol = get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+	c.ServiceName = get("OTEL_SERVICE_NAME", "")
+	var errs []error
+	switch exp := get("OTEL_TRACES_EXPORTER", "otlp"); exp {
+	case "otlp":
+	case "none":
+		c.Tracing = false
+	default:
+		errs = append(errs, fmt.Errorf("OTEL_TRACES_EXPORTER must be otlp or none, not %q", exp))
+	}
+	if c.Tracing && c.OTLPProtocol != "http/protobuf" && c.OTLPProtocol != "grpc" {
+		errs = append(errs, fmt.Errorf("OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or grpc, not %q", c.OTLPProtocol))
+	}
+	return errors.Join(errs...)
 }
 
 // parseLimit reads "perSecond:burst".

@@ -15,9 +15,9 @@ import (
 	"tenant-service/migrations"
 )
 
-// openDatabase creates the database when it is missing, opens a pool and
-// migrates it.
-func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+// openDatabase creates the database when it is missing, opens a pool
+// (changed by configure, when given, before it opens) and migrates it.
+func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	if err := ensureDatabase(ctx, cfg.DatabaseURL, log); err != nil {
 		return nil, err
 	}
@@ -31,6 +31,9 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger) (*pgxpool.P
 	pc.ConnConfig.DialFunc = dialPostgres
 	// A stuck transaction must not hold the head row (and so every append) for long.
 	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
+	for _, f := range configure {
+		f(pc)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"tenant-service/internal/logctx"
+	"tenant-service/internal/tracing"
 
 	"github.com/joho/godotenv"
 )
@@ -86,14 +87,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // newLogger writes the service's logs to w as LOG_FORMAT and LOG_LEVEL say;
-// every line logged for a request carries its request id and tenant id.
+// every line logged for a request carries its request id and tenant id, and
+// when it is traced its trace and span ids.
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(logctx.NewHandler(h))
+	return slog.New(logctx.NewHandler(h, tracing.LogAttrs))
 }
 
 func splitJoined(err error) []string {

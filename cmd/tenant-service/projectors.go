@@ -55,7 +55,8 @@ func (a *App) openProjectors() error {
 	if a.redisModel, err = projections.NewRedisTenants(a.rdb, a.tenants, projections.RedisConfig{Prefix: a.cfg.RedisKeyPrefix, Log: a.log}); err != nil {
 		return err
 	}
-	if a.relay, err = messaging.NewRelay(a.cfg.AMQPURL, a.log, messaging.RelayConfig{Exchange: a.cfg.AMQPExchange}); err != nil {
+	if a.relay, err = messaging.NewRelay(a.cfg.AMQPURL, a.log, messaging.RelayConfig{Exchange: a.cfg.AMQPExchange,
+		TracerProvider: a.tracerProvider}); err != nil {
 		return err
 	}
 	a.onClose(func() { _ = a.relay.Close() })
@@ -72,7 +73,7 @@ func (a *App) openProjectors() error {
 // openTokens builds the Genesys token cache: tokens sealed in Redis.
 func (a *App) openTokens() error {
 	client, err := genesys.NewClient(genesys.ClientConfig{LoginURL: a.cfg.GenesysLoginURL,
-		HTTPClient: a.metrics.upstreamClient("genesys_login", nil)})
+		HTTPClient: a.metrics.upstreamClient("genesys_login", a.outboundTransport())})
 	if err != nil {
 		return err
 	}

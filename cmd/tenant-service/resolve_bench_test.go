@@ -87,6 +87,7 @@ type benchSetup struct {
 	redisDown   bool // REDIS_URL points at a closed port
 	memoryOff   bool // RESOLVE_CACHE_ENTRIES=0
 	minPosition bool // every request asks for ?minPosition= the head after seeding
+	traced      bool // tracing on, exporting to a receiver that drops the spans
 }
 
 // benchApp starts the app (with Redis unreachable when redisDown), links
@@ -107,6 +108,14 @@ func benchApp(b *testing.B, setup benchSetup) (*testApp, []string, *redis.Client
 	for i := range seedKeys {
 		seedKeys[i] = fmt.Sprintf("bench-seed-admin-key-%02d-0123456789", i)
 		env["API_KEYS"] += ",admin:" + seedKeys[i]
+	}
+	if setup.traced {
+		sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}))
+		b.Cleanup(sink.Close)
+		otelEnv(b, env, sink.URL, "http/protobuf")
 	}
 	rdb := leakRedis(b, env["REDIS_URL"], env["REDIS_KEY_PREFIX"])
 	if setup.redisDown {
@@ -162,6 +171,13 @@ func benchmarkResolve(b *testing.B, setup benchSetup) {
 // request at a time, without HTTP or the load generator: the server's own
 // CPU time and allocations per resolve (memory warm), for attributing costs.
 func BenchmarkResolveByPhoneInProcess(b *testing.B) { benchmarkResolveInProcess(b, benchSetup{}) }
+
+// BenchmarkResolveByPhoneInProcessTraced is the same with tracing on: the
+// server span of every resolve, sampled and exported (over OTLP/HTTP to a
+// receiver in process that drops them).
+func BenchmarkResolveByPhoneInProcessTraced(b *testing.B) {
+	benchmarkResolveInProcess(b, benchSetup{traced: true})
+}
 
 // BenchmarkResolveByPhoneInProcessMemoryOff is the same with the memory
 // off (Redis warm).

@@ -15,6 +15,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
+	"tenant-service/internal/tracing"
 	"tenant-service/projections"
 	"tenant-service/vault"
 )
@@ -34,9 +35,14 @@ type stores struct {
 
 // openStores opens the database (created and migrated when needed), the
 // vault (refusing or warning about missing keys), the event store with the
-// read model and the vault's crypto-shredding inline, and Redis.
+// read model and the vault's crypto-shredding inline, and Redis; with
+// tracing on, queries, appends and Redis calls under a request are spans.
 func (a *App) openStores(ctx context.Context) error {
-	pool, err := openDatabase(ctx, a.cfg, a.log)
+	var configure []func(*pgxpool.Config)
+	if a.tracerProvider != nil {
+		configure = append(configure, a.traceDatabase)
+	}
+	pool, err := openDatabase(ctx, a.cfg, a.log, configure...)
 	if err != nil {
 		return err
 	}
@@ -57,7 +63,8 @@ func (a *App) openStores(ctx context.Context) error {
 		Committed: func(events []domain.StoredEvent) {
 			a.notifier.Poke()
 			a.metrics.appendedEvents(events)
-		}})
+		},
+		TracerProvider: tracing.ContinueOnly(a.tracerProvider)})
 	if err != nil {
 		return err
 	}
@@ -67,6 +74,9 @@ func (a *App) openStores(ctx context.Context) error {
 		return err
 	}
 	a.onClose(func() { _ = a.rdb.Close() })
+	if a.tracerProvider != nil {
+		return a.traceRedis(a.rdb)
+	}
 	return nil
 }
 

@@ -67,7 +67,6 @@ var sameAs = []struct{ header, property, field string }{
 	{header: "stream_version", field: "/version"},
 	{header: "global_position", field: "/position"},
 	{header: "schema_version", field: "/schemaVersion"},
-	{header: "traceparent", field: "/metadata/traceParent"},
 	{property: "message_id", field: "/eventId"},
 	{property: "correlation_id", field: "/metadata/correlationId"},
 }
@@ -118,6 +117,17 @@ func (d *Document) Check(m Delivery) error {
 		if s.property != "" {
 			errs = append(errs, same(where+" AMQP property "+s.property, m.Properties[s.property], s.field, want, inBody)...)
 		}
+	}
+	// The traceparent header continues the request's trace: same trace id as
+	// the body's metadata.traceParent (its parent is the relay's publish span
+	// when the service traces), present exactly when that is.
+	header, inHeader := headers["traceparent"].(string)
+	recorded, inBody := pointer(body, "/metadata/traceParent")
+	switch {
+	case inHeader != inBody:
+		errs = append(errs, fmt.Errorf("%s header traceparent present %v, but the body's metadata.traceParent present %v", where, inHeader, inBody))
+	case inHeader && traceID(header) != traceID(str(recorded)):
+		errs = append(errs, fmt.Errorf("%s header traceparent %q is not in the trace of the body's metadata.traceParent %q", where, header, str(recorded)))
 	}
 	if ts, ok := m.Properties["timestamp"]; ok {
 		at, err := time.Parse(time.RFC3339Nano, str(object(body)["occurredAt"]))
@@ -219,4 +229,13 @@ func shown(v any) string {
 		return "absent"
 	}
 	return fmt.Sprintf("%q", fmt.Sprint(v))
+}
+
+// traceID is the trace-id field of a W3C traceparent ("" when malformed).
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[1]
 }
