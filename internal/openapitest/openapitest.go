@@ -58,6 +58,11 @@ func New(doc []byte, serverURL string) (*Validator, error) {
 // respBody is not checked for text/event-stream answers (an endless stream).
 func (v *Validator) Check(req *http.Request, body []byte, res *http.Response, respBody []byte) error {
 	ctx := context.Background()
+	if protocolError(res, respBody) {
+		// net/http refused the request line or a header before any
+		// handler saw it: not an answer of the API.
+		return nil
+	}
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
@@ -114,6 +119,13 @@ func (v *Validator) checkProblem(res *http.Response, body []byte) error {
 		return fmt.Errorf("a problem that does not match the Problem schema: %w", err)
 	}
 	return nil
+}
+
+// protocolError reports whether the answer is net/http's own refusal of a
+// malformed request ("400 Bad Request" in plain text, connection closed).
+func protocolError(res *http.Response, body []byte) bool {
+	return res.StatusCode == http.StatusBadRequest && res.Close &&
+		mediaType(res.Header.Get("Content-Type")) == "text/plain" && bytes.HasPrefix(body, []byte("400 Bad Request"))
 }
 
 func mediaType(contentType string) string {
@@ -200,6 +212,9 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (tr *transport) fail(msg string) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
+	if len(msg) > 4000 {
+		msg = msg[:4000] + " …"
+	}
 	if len(tr.failures) >= 50 || tr.seen[msg] {
 		return
 	}
