@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 )
@@ -34,9 +35,21 @@ func OpenAPIDocument() []byte { return openAPIDocument }
 func (s *Server) openAPI(c *gin.Context) {
 	c.Header("ETag", openAPIETag)
 	c.Header("Cache-Control", "no-cache")
-	if c.GetHeader("If-None-Match") == openAPIETag {
+	if etagMatches(c.GetHeader("If-None-Match"), openAPIETag) {
 		c.Status(http.StatusNotModified)
 		return
 	}
 	c.Data(http.StatusOK, "application/json", openAPIDocument)
+}
+
+// etagMatches reports whether an If-None-Match header names tag (weakly
+// compared, RFC 9110 section 13.1.2) or is "*".
+func etagMatches(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
