@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -96,6 +98,23 @@ func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *test
 func validatingTransport(t testing.TB, serverURL string, base http.RoundTripper) http.RoundTripper {
 	t.Helper()
 	return openapitest.Transport(t, handlers.OpenAPIDocument(), serverURL, base)
+}
+
+// validatingProxy starts a reverse proxy to the app whose exchanges are
+// checked like those of a.srv.Client(), for clients the test cannot give a
+// transport (curl, other processes), and returns its URL.
+func (a *testApp) validatingProxy() string {
+	a.t.Helper()
+	target, err := url.Parse(a.srv.URL)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: a.srv.Client().Transport,
+	})
+	a.t.Cleanup(proxy.Close)
+	return proxy.URL
 }
 
 func newTestApp(t testing.TB) *testApp { return startApp(t, testEnv(t)) }
