@@ -29,9 +29,11 @@ var pendingRoutes = map[Route]bool{
 }
 
 // undocumentedRoutes are routes that are not API and so not in the
-// document: the console serves static HTML, JavaScript and CSS files.
+// document: the console serves static HTML, JavaScript and CSS files (gin's
+// Static and StaticFS register HEAD beside GET).
 var undocumentedRoutes = map[Route]bool{
-	{"GET", "/admin/*filepath"}: true,
+	{"GET", "/admin/*filepath"}:  true,
+	{"HEAD", "/admin/*filepath"}: true,
 }
 
 // loadOpenAPI parses and validates the embedded document.
