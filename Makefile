@@ -31,14 +31,20 @@ $(TOOLS)/bin/promtool:
 ## node-deps: the npm packages the tests need, each installed from its lock file
 ## when missing or stale: those the Node example (examples/node-consumer) runs
 ## with, and @asyncapi/specs, the AsyncAPI JSON schemas the messaging tests
-## validate messaging/asyncapi.json against (messaging/testdata/asyncapi-specs)
+## validate messaging/asyncapi.json against (messaging/testdata/asyncapi-specs),
+## and Spectral, the linter the handlers tests run on handlers/openapi.json
+## (handlers/testdata/spectral)
 NODE_CONSUMER  = examples/node-consumer
 ASYNCAPI_SPECS = messaging/testdata/asyncapi-specs
-node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json $(ASYNCAPI_SPECS)/node_modules/.package-lock.json
+SPECTRAL       = handlers/testdata/spectral
+node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json $(ASYNCAPI_SPECS)/node_modules/.package-lock.json \
+	$(SPECTRAL)/node_modules/.package-lock.json
 $(NODE_CONSUMER)/node_modules/.package-lock.json: $(NODE_CONSUMER)/package-lock.json
 	npm ci --prefix $(NODE_CONSUMER) --no-audit --no-fund --loglevel=error
 $(ASYNCAPI_SPECS)/node_modules/.package-lock.json: $(ASYNCAPI_SPECS)/package-lock.json
 	npm ci --prefix $(ASYNCAPI_SPECS) --no-audit --no-fund --loglevel=error
+$(SPECTRAL)/node_modules/.package-lock.json: $(SPECTRAL)/package-lock.json
+	npm ci --prefix $(SPECTRAL) --no-audit --no-fund --loglevel=error
 
 ## bench: the benchmarks whose figures go into closing notes
 bench:

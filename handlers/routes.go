@@ -40,6 +40,7 @@ func (s *Server) routes() {
 	r.GET("/api/whatsapp/webhook", s.verifyWebhook) // Meta's handshake
 	r.POST("/api/whatsapp/webhook", s.receiveWebhook)
 	r.GET("/asyncapi.json", s.asyncAPI)
+	r.GET("/openapi.json", s.openAPI)
 
 	// Tenants.
 	s.route(http.MethodPost, "/api/tenants", adminOnly, s.createTenant)
@@ -73,7 +74,13 @@ func (s *Server) routes() {
 	s.route(http.MethodGet, "/api/resolve/tenant/:tenantId", services, s.resolveTenant)
 }
 
-// route registers a route behind authentication and the given roles.
+// route registers a route behind authentication and the given roles, and
+// records the roles, which the OpenAPI document's security requirements must
+// list (openapi_test.go).
 func (s *Server) route(method, path string, roles []Role, h gin.HandlerFunc) {
+	if s.roles == nil {
+		s.roles = map[Route][]Role{}
+	}
+	s.roles[Route{Method: method, Path: path}] = append([]Role{RoleAdmin}, roles...)
 	s.router.Handle(method, path, s.authenticate, s.allow(roles...), h)
 }

@@ -113,7 +113,8 @@ type Server struct {
 	keys    *keyring
 	metrics *metrics
 	router  *gin.Engine
-	tracer  trace.Tracer // nil: tracing is off
+	roles   map[Route][]Role // of each route behind a key, admin first
+	tracer  trace.Tracer     // nil: tracing is off
 }
 
 // NewServer builds the router over the application.

@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
+	"tenant-service/handlers"
+	"tenant-service/internal/openapitest"
 	"tenant-service/internal/testenv"
 )
 
@@ -74,6 +78,9 @@ func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *test
 	done := make(chan struct{})
 	go func() { _ = a.RunBackground(ctx); close(done) }()
 	srv := httptest.NewServer(a.Handler())
+	// Every exchange of the tests through srv.Client() is checked against
+	// the OpenAPI document (see validatingTransport).
+	srv.Client().Transport = validatingTransport(t, srv.URL, srv.Client().Transport)
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
@@ -81,6 +88,33 @@ func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *test
 		a.Close()
 	})
 	return &testApp{t: t, app: a, srv: srv, env: env}
+}
+
+// validatingTransport wraps base, the transport of a client of the test app
+// at serverURL, so that every request the server accepts and every answer
+// is checked against the OpenAPI document; a mismatch fails t, naming the
+// method, path, status and what does not match. Use it for any client a
+// test builds against the app.
+func validatingTransport(t testing.TB, serverURL string, base http.RoundTripper) http.RoundTripper {
+	t.Helper()
+	return openapitest.Transport(t, handlers.OpenAPIDocument(), serverURL, base)
+}
+
+// validatingProxy starts a reverse proxy to the app whose exchanges are
+// checked like those of a.srv.Client(), for clients the test cannot give a
+// transport (curl, other processes), and returns its URL.
+func (a *testApp) validatingProxy() string {
+	a.t.Helper()
+	target, err := url.Parse(a.srv.URL)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: a.srv.Client().Transport,
+	})
+	a.t.Cleanup(proxy.Close)
+	return proxy.URL
 }
 
 func newTestApp(t testing.TB) *testApp { return startApp(t, testEnv(t)) }

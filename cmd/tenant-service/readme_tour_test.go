@@ -57,7 +57,8 @@ func TestReadmeTourRuns(t *testing.T) {
 	env["DEV_STATE_DIR"] = filepath.Join(dir, ".dev-keys")
 	env["GENESYS_LOGIN_URL"] = login.URL
 	a := startApp(t, env)
-	u, _ := url.Parse(a.srv.URL)
+	// Through a proxy that checks each exchange against the OpenAPI document.
+	u, _ := url.Parse(a.validatingProxy())
 
 	script := "set -euo pipefail\n" +
 		// Every request must succeed; show the failing one.
