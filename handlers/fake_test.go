@@ -112,3 +112,9 @@ func (f *fakeApp) ResolveIntegration(context.Context, string, domain.Position) (
 func (f *fakeApp) ResolveTenant(context.Context, domain.TenantID, domain.Position) (json.RawMessage, error) {
 	return json.RawMessage(`{"tenantId":"t"}`), f.call("ResolveTenant")
 }
+func (f *fakeApp) VerifyTenant(context.Context, domain.TenantID) (domain.StreamVerification, error) {
+	return domain.StreamVerification{StreamID: "tenant-" + testTenant, Version: 3, Checked: 3}, f.call("VerifyTenant")
+}
+func (f *fakeApp) VerifyFeed(_ context.Context, after domain.Position, _ int) (domain.FeedVerification, error) {
+	return domain.FeedVerification{From: after + 1, To: after + 2, Checked: 2, Head: after + 5}, f.call("VerifyFeed")
+}

@@ -15,6 +15,7 @@ var (
 	readers     = []Role{RoleAuditor}
 	feedReaders = []Role{RoleAuditor, RoleService} // a consuming service resyncs from the feed
 	services    = []Role{RoleService}
+	everyone    = []Role{RoleAuditor, RoleService}
 )
 
 // routes is the route table: every route the API answers, its roles and its
@@ -40,6 +41,12 @@ func (s *Server) routes() {
 	r.GET("/api/whatsapp/webhook", s.verifyWebhook) // Meta's handshake
 	r.POST("/api/whatsapp/webhook", s.receiveWebhook)
 	r.GET("/asyncapi.json", s.asyncAPI)
+	if s.cfg.Console != nil {
+		// The admin console: static files; it calls the API below with
+		// the key its user signs in with.
+		r.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/admin/") })
+		r.GET("/admin/*filepath", gin.WrapH(s.cfg.Console))
+	}
 
 	// Tenants.
 	s.route(http.MethodPost, "/api/tenants", adminOnly, s.createTenant)
@@ -50,9 +57,15 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, "/api/tenants/:tenantId/suspend", adminOnly, s.suspendTenant)
 	s.route(http.MethodPost, "/api/tenants/:tenantId/reactivate", adminOnly, s.reactivateTenant)
 
+	// Who the key is (the console signs in with it).
+	s.route(http.MethodGet, "/api/whoami", everyone, s.whoami)
+
 	// History.
 	s.route(http.MethodGet, "/api/tenants/:tenantId/events", readers, s.tenantEvents)
+	s.route(http.MethodGet, "/api/tenants/:tenantId/verify", readers, s.verifyTenant)
 	s.route(http.MethodGet, "/api/events", feedReaders, s.allEvents)
+	s.route(http.MethodGet, streamPath, feedReaders, s.eventStream)
+	s.route(http.MethodGet, "/api/events/verify", readers, s.verifyFeed)
 
 	// Genesys Cloud.
 	s.route(http.MethodPut, "/api/tenants/:tenantId/genesys/credentials", adminOnly, s.putCredentials)

@@ -53,7 +53,7 @@ func (a *App) openAPI() error {
 		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): a.cfg.ServiceKeyRateLimit}}); err != nil {
 		return err
 	}
-	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: resolver,
+	deps := tenants.Deps{Store: a.repo, History: a.store, Chain: a.store, Tenants: a.tenants, Resolver: resolver,
 		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter, Observer: a.metrics}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
@@ -68,7 +68,7 @@ func (a *App) openAPI() error {
 	}
 	a.registerRuntime()
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
-		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider,
+		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider, Commits: a.notifier,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

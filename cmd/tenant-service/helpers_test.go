@@ -75,6 +75,7 @@ func startAppWithLogs(t testing.TB, env map[string]string, logs io.Writer) *test
 	go func() { _ = a.RunBackground(ctx); close(done) }()
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
+		a.server.CloseStreams() // as Serve's shutdown does: open streams would hold up Close
 		srv.Close()
 		cancel()
 		<-done

@@ -58,7 +58,10 @@ func TestMalformedRequestsToEveryRouteNever5xx(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
-		b, _ := io.ReadAll(res.Body)
+		var b []byte
+		if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+			b, _ = io.ReadAll(res.Body)
+		} // else the live feed, which does not end: its status is what counts
 		res.Body.Close()
 		sent++
 		per[rt.Method+" "+rt.Path]++
