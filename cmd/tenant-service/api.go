@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tenant-service/console"
 	"tenant-service/handlers"
 	"tenant-service/messaging"
 	"tenant-service/metagraph"
@@ -67,8 +68,13 @@ func (a *App) openAPI() error {
 		return err
 	}
 	a.registerRuntime()
+	admin, err := console.New(console.Config{MetaAppID: a.cfg.MetaAppID, SignupConfigID: a.cfg.MetaSignupConfigID,
+		GraphVersion: a.cfg.MetaGraphVersion})
+	if err != nil {
+		return err
+	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
-		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider, Commits: a.notifier,
+		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider, Commits: a.notifier, Console: admin,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },
