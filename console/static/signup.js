@@ -30,7 +30,7 @@ function loadSDK() {
   return sdk;
 }
 
-/** signupButton returns the Embedded Signup button, or null when it is not configured. */
+/** signupButton returns the Embedded Signup card, or null when it is not configured. */
 export function signupButton({ tenantId, onDone, message }) {
   if (!config.signup) return null;
   const button = h('button', { type: 'button', class: 'secondary' }, 'Embedded Signup');
@@ -85,5 +85,8 @@ export function signupButton({ tenantId, onDone, message }) {
       finish();
     }
   });
-  return button;
+  return h('div', { class: 'card' },
+    h('h3', {}, 'Sign up with Meta'),
+    h('p', { class: 'muted' }, 'Let the customer connect their WhatsApp Business Account in Meta’s own window; the number it reports is linked here.'),
+    button);
 }
