@@ -61,7 +61,7 @@ func (f *fakeApp) Tenant(context.Context, domain.TenantID) (domain.State, error)
 func (f *fakeApp) TenantAt(context.Context, domain.TenantID, domain.Version, time.Time) (domain.State, error) {
 	return fakeTenant, f.call("TenantAt")
 }
-func (f *fakeApp) Tenants(context.Context, []domain.Status, string, int) ([]domain.State, string, error) {
+func (f *fakeApp) Tenants(context.Context, []domain.Status, string, string, int) ([]domain.State, string, error) {
 	return []domain.State{fakeTenant}, "", f.call("Tenants")
 }
 func (f *fakeApp) Events(context.Context, domain.TenantID, domain.Version, int, domain.EventFilter) (domain.EventPage, error) {

@@ -267,6 +267,7 @@ func TestBadParametersNeverReachTheUseCase(t *testing.T) {
 		{"GET", "/api/tenants/" + testTenant + "?minPosition=x", "", testAuditor, "", 400},
 		{"GET", "/api/resolve/tenant/" + testTenant + "?minPosition=-1", "", testService, "", 400},
 		{"GET", "/api/tenants?limit=0", "", testAuditor, "", 400},
+		{"GET", "/api/tenants?q=a%00b", "", testAuditor, "", 400},
 		{"GET", "/api/events?type=Nope", "", testAuditor, "", 400},
 		{"GET", "/api/events?actor=%ff", "", testAuditor, "", 400},
 		{"GET", "/api/events/verify?limit=0", "", testAuditor, "", 400},

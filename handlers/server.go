@@ -32,7 +32,7 @@ type App interface {
 
 	Tenant(ctx context.Context, id domain.TenantID) (domain.State, error)
 	TenantAt(ctx context.Context, id domain.TenantID, version domain.Version, asOf time.Time) (domain.State, error)
-	Tenants(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+	Tenants(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error)
 	Events(ctx context.Context, id domain.TenantID, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error)
 	Feed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
 	VerifyTenant(ctx context.Context, id domain.TenantID) (domain.StreamVerification, error)

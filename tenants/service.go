@@ -46,7 +46,9 @@ type Chain interface {
 // transaction: it is always current.
 type Tenants interface {
 	Get(ctx context.Context, id domain.TenantID) (domain.State, error)
-	List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+	// List pages through tenants with the statuses (none: all but deleted)
+	// whose name or external reference contains search (any case).
+	List(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error)
 	// OwnerOfPhone returns the live tenant holding the number.
 	OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error)
 	// HoldersOfWABA returns every live tenant holding a number of the WABA.

@@ -1,5 +1,5 @@
-// The tenant list: search (by name or external reference, within the
-// loaded page), status filter, cursor paging, and New tenant for admins.
+// The tenant list: search (by name or external reference: ?q=), status
+// filter, cursor paging, and New tenant for admins.
 
 import { get, call, describe, ApiError } from './api.js';
 import * as live from './live.js';
@@ -10,7 +10,7 @@ const PAGE = 50;
 export function tenantsPage(ctx) {
   const { main, admin } = ctx;
   const message = status();
-  const search = field({ label: 'Search', name: 'search', type: 'search', hint: 'name or external reference, within this page' });
+  const search = field({ label: 'Search', name: 'search', type: 'search', hint: 'a part of the name or external reference' });
   const statusFilter = field({ label: 'Status', name: 'status', value: '',
     options: [['', 'Active and suspended'], ['active', 'Active'], ['suspended', 'Suspended'], ['deleted', 'Deleted']] });
   const body = h('tbody');
@@ -26,11 +26,10 @@ export function tenantsPage(ctx) {
   let nextCursor = '';
 
   function render() {
-    const q = search.input.value.trim().toLowerCase();
-    const shown = q ? items.filter((t) => t.name.toLowerCase().includes(q) || (t.externalRef || '').toLowerCase().includes(q)) : items;
-    replace(body, shown.length === 0
-      ? h('tr', {}, h('td', { colspan: 5 }, q ? 'No tenant on this page matches.' : 'No tenants.'))
-      : shown.map((t) => h('tr', { 'data-tenant-id': t.tenantId },
+    const q = search.input.value.trim();
+    replace(body, items.length === 0
+      ? h('tr', {}, h('td', { colspan: 5 }, q ? 'No tenant matches.' : 'No tenants.'))
+      : items.map((t) => h('tr', { 'data-tenant-id': t.tenantId },
         h('td', {}, h('a', { href: `#/tenants/${t.tenantId}` }, t.name), t.externalRef ? h('span', { class: 'muted block' }, t.externalRef) : null),
         h('td', {}, h('span', { class: `badge ${t.status}` }, t.status)),
         h('td', {}, String(t.version)),
@@ -44,6 +43,7 @@ export function tenantsPage(ctx) {
   async function load() {
     const params = new URLSearchParams({ limit: String(PAGE) });
     if (statusFilter.input.value) params.set('status', statusFilter.input.value);
+    if (search.input.value.trim()) params.set('q', search.input.value.trim());
     const cursor = cursors[cursors.length - 1];
     if (cursor) params.set('cursor', cursor);
     try {
@@ -56,7 +56,7 @@ export function tenantsPage(ctx) {
     }
   }
 
-  search.input.addEventListener('input', render);
+  search.input.addEventListener('input', debounce(() => { cursors = ['']; load(); }, 250));
   statusFilter.input.addEventListener('change', () => { cursors = ['']; load(); });
   next.addEventListener('click', () => { if (nextCursor) { cursors.push(nextCursor); load(); } });
   prev.addEventListener('click', () => { if (cursors.length > 1) { cursors.pop(); load(); } });
