@@ -85,16 +85,18 @@ func (s *Server) eventStream(c *gin.Context) {
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
 	out := &sseWriter{rc: http.NewResponseController(c.Writer), w: bufio.NewWriter(c.Writer)}
-	// The server's ReadTimeout would cancel the request's context while the
-	// stream is still wanted; a client that is gone fails a write instead.
+	// Nothing more is read from the client: no read deadline may end the
+	// connection under the stream (a client that is gone fails a write).
 	_ = out.rc.SetReadDeadline(time.Time{})
 	out.printf("retry: %d\n\n", streamRetry)
-	last := domain.Position(after)
-	last = out.events(first.Events, last)
-	full := len(first.Events) == streamPage
 	if !out.flush() {
 		return
 	}
+	last, ok := out.events(first.Events, domain.Position(after))
+	if !ok {
+		return
+	}
+	full := len(first.Events) == streamPage
 	keepAlive := time.NewTicker(streamKeepAlive)
 	defer keepAlive.Stop()
 	poll := time.NewTicker(streamPoll)
@@ -125,11 +127,10 @@ func (s *Server) eventStream(c *gin.Context) {
 			full = false
 			continue
 		}
-		last = out.events(page.Events, last)
-		full = len(page.Events) == streamPage
-		if len(page.Events) > 0 && !out.flush() {
+		if last, ok = out.events(page.Events, last); !ok {
 			return
 		}
+		full = len(page.Events) == streamPage
 	}
 }
 
@@ -169,19 +170,23 @@ func (o *sseWriter) printf(format string, args ...any) {
 	}
 }
 
-// events writes one message per event (its data as GET /api/events shows
-// it, secrets left out) and returns the position of the last one.
-func (o *sseWriter) events(events []domain.StoredEvent, last domain.Position) domain.Position {
+// events sends one message per event (its data as GET /api/events shows
+// it, secrets left out), each flushed as it is written, and returns the
+// position of the last one sent; false when the client is gone.
+func (o *sseWriter) events(events []domain.StoredEvent, last domain.Position) (domain.Position, bool) {
 	for _, v := range eventViews(events) {
 		data, err := json.Marshal(v)
 		if err != nil {
 			o.err = fmt.Errorf("encode event %d: %w", v.Position, err)
-			return last
+			return last, false
 		}
 		o.printf("id: %d\nevent: %s\ndata: %s\n\n", v.Position, v.Type, data)
+		if !o.flush() {
+			return last, false
+		}
 		last = v.Position
 	}
-	return last
+	return last, true
 }
 
 // flush sends what was written, each time with a fresh write deadline (the

@@ -166,6 +166,27 @@ func TestEventStreamFollowsAndResumes(t *testing.T) {
 	}
 }
 
+// The request deadline does not cut a stream short.
+func TestEventStreamOutlivesTheRequestDeadline(t *testing.T) {
+	app := &feedApp{}
+	s, err := NewServer(app, Config{Logger: slog.New(slog.DiscardHandler), RequestTimeout: 100 * time.Millisecond,
+		APIKeys: []APIKey{{RoleAdmin, testAdmin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	defer s.CloseStreams()
+	res := openStream(t, srv.URL+streamPath, testAdmin)
+	defer res.Body.Close()
+	msgs := readSSE(bufio.NewReader(res.Body))
+	time.Sleep(400 * time.Millisecond)
+	app.add(domain.StoredEvent{Type: "TenantCreated", StreamID: "tenant-a", Version: 1})
+	if m := next(t, msgs); m.id != "1" {
+		t.Fatalf("after the deadline: %+v", m)
+	}
+}
+
 func TestEventStreamRefusesBadStarts(t *testing.T) {
 	s := newTestServer(t, &feedApp{})
 	for _, h := range []string{"Last-Event-ID: -1", "Last-Event-ID: abc", ""} {

@@ -209,12 +209,12 @@ func TestEventStreamRefusals(t *testing.T) {
 	expectProblem(t, a.do("GET", "/api/events/stream", "", ""), 401, "")
 }
 
-// The stream does not hold up shutdown: Serve returns promptly with a
-// stream open.
+// A stream outlives the server's read and write timeouts, and does not hold
+// up shutdown: Shutdown returns promptly with a stream open.
 func TestEventStreamEndsOnShutdown(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
-	srv := &http.Server{Handler: a.app.server}
+	srv := &http.Server{Handler: a.app.server, ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond}
 	srv.RegisterOnShutdown(a.app.server.CloseStreams)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -231,6 +231,26 @@ func TestEventStreamEndsOnShutdown(t *testing.T) {
 		t.Fatalf("stream: %v", err)
 	}
 	defer res.Body.Close()
+	events := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "event: ") {
+				events <- sc.Text()
+			}
+		}
+		close(events)
+	}()
+	time.Sleep(time.Second) // past every timeout
+	a.createTenant("After the timeouts")
+	select {
+	case e, ok := <-events:
+		if !ok || e != "event: TenantCreated" {
+			t.Fatalf("after the timeouts: %q %v", e, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event after the timeouts")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
