@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      ?= ./...
 BENCHTIME ?= 2s
 
-.PHONY: run test node-deps tools bench fuzz build migrate vet fmt check
+.PHONY: run test node-deps console-screenshots tools bench fuzz build migrate vet fmt check
 
 ## run: create the database if missing, migrate, serve on $PORT (default 3007).
 ## The binary replaces the shell (exec), so SIGTERM or Ctrl-C to make reaches it.
@@ -30,21 +30,32 @@ $(TOOLS)/bin/promtool:
 
 ## node-deps: the npm packages the tests need, each installed from its lock file
 ## when missing or stale: those the Node example (examples/node-consumer) runs
-## with, and @asyncapi/specs, the AsyncAPI JSON schemas the messaging tests
+## with, @asyncapi/specs, the AsyncAPI JSON schemas the messaging tests
 ## validate messaging/asyncapi.json against (messaging/testdata/asyncapi-specs),
-## and Spectral, the linter the handlers tests run on handlers/openapi.json
-## (handlers/testdata/spectral)
+## Spectral, the linter the handlers tests run on handlers/openapi.json
+## (handlers/testdata/spectral), and playwright-core and axe-core, which drive
+## the admin console in Debian's Chromium (console/browsertest; no browser is
+## downloaded)
 NODE_CONSUMER  = examples/node-consumer
 ASYNCAPI_SPECS = messaging/testdata/asyncapi-specs
 SPECTRAL       = handlers/testdata/spectral
+CONSOLE_TEST   = console/browsertest
 node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json $(ASYNCAPI_SPECS)/node_modules/.package-lock.json \
-	$(SPECTRAL)/node_modules/.package-lock.json
+	$(SPECTRAL)/node_modules/.package-lock.json $(CONSOLE_TEST)/node_modules/.package-lock.json
 $(NODE_CONSUMER)/node_modules/.package-lock.json: $(NODE_CONSUMER)/package-lock.json
 	npm ci --prefix $(NODE_CONSUMER) --no-audit --no-fund --loglevel=error
 $(ASYNCAPI_SPECS)/node_modules/.package-lock.json: $(ASYNCAPI_SPECS)/package-lock.json
 	npm ci --prefix $(ASYNCAPI_SPECS) --no-audit --no-fund --loglevel=error
 $(SPECTRAL)/node_modules/.package-lock.json: $(SPECTRAL)/package-lock.json
 	npm ci --prefix $(SPECTRAL) --no-audit --no-fund --loglevel=error
+$(CONSOLE_TEST)/node_modules/.package-lock.json: $(CONSOLE_TEST)/package-lock.json
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix $(CONSOLE_TEST) --no-audit --no-fund --loglevel=error
+
+## console-screenshots: run the console's browser test and save the screenshots
+## of its main pages that the README shows (docs/console/*.png); needs Chromium
+## (apt-get install -y chromium) and make node-deps
+console-screenshots: node-deps
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./cmd/tenant-service/
 
 ## bench: the benchmarks whose figures go into closing notes
 bench:

@@ -10,7 +10,11 @@
 //   - middleware.go (request id, recovery, access log, limits), auth.go
 //     (bearer API keys and roles) and tracing.go (a server span per request
 //     when Config.TracerProvider is set).
-//   - one file per resource for the routes themselves.
+//   - one file per resource for the routes themselves; stream.go is the
+//     live feed (Server-Sent Events, woken by Config.Commits, exempt from the
+//     request deadline, ended by CloseStreams at shutdown) and verify.go the
+//     hash-chain checks and GET /api/whoami.
+//   - /admin/ serves Config.Console (the console package) when it is set.
 //
 // It is the only package that imports gin. It knows no database, cache or
 // broker: its tests run against a fake App, with no service reachable.

@@ -61,7 +61,7 @@ func (f *fakeApp) Tenant(context.Context, domain.TenantID) (domain.State, error)
 func (f *fakeApp) TenantAt(context.Context, domain.TenantID, domain.Version, time.Time) (domain.State, error) {
 	return fakeTenant, f.call("TenantAt")
 }
-func (f *fakeApp) Tenants(context.Context, []domain.Status, string, int) ([]domain.State, string, error) {
+func (f *fakeApp) Tenants(context.Context, []domain.Status, string, string, int) ([]domain.State, string, error) {
 	return []domain.State{fakeTenant}, "", f.call("Tenants")
 }
 func (f *fakeApp) Events(context.Context, domain.TenantID, domain.Version, int, domain.EventFilter) (domain.EventPage, error) {
@@ -111,4 +111,10 @@ func (f *fakeApp) ResolveIntegration(context.Context, string, domain.Position) (
 }
 func (f *fakeApp) ResolveTenant(context.Context, domain.TenantID, domain.Position) (json.RawMessage, error) {
 	return json.RawMessage(`{"tenantId":"t"}`), f.call("ResolveTenant")
+}
+func (f *fakeApp) VerifyTenant(context.Context, domain.TenantID) (domain.StreamVerification, error) {
+	return domain.StreamVerification{StreamID: "tenant-" + testTenant, Version: 3, Checked: 3}, f.call("VerifyTenant")
+}
+func (f *fakeApp) VerifyFeed(_ context.Context, after domain.Position, _ int) (domain.FeedVerification, error) {
+	return domain.FeedVerification{From: after + 1, To: after + 2, Checked: 2, Head: after + 5}, f.call("VerifyFeed")
 }

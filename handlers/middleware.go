@@ -108,8 +108,13 @@ func (s *Server) limitBody(c *gin.Context) {
 }
 
 // deadline bounds the request's context, so every query and call under it
-// gives up in time.
+// gives up in time. The live event stream is exempt: it lasts as long as its
+// client stays (or until CloseStreams), and bounds each write instead.
 func (s *Server) deadline(c *gin.Context) {
+	if c.FullPath() == streamPath {
+		c.Next()
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)

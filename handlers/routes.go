@@ -15,7 +15,12 @@ var (
 	readers     = []Role{RoleAuditor}
 	feedReaders = []Role{RoleAuditor, RoleService} // a consuming service resyncs from the feed
 	services    = []Role{RoleService}
+	everyone    = []Role{RoleAuditor, RoleService}
 )
+
+// ConsolePath is where the admin console is served (its files are under
+// ConsolePath/): not API, so not in the OpenAPI document.
+const ConsolePath = "/admin"
 
 // routes is the route table: every route the API answers, its roles and its
 // handler.
@@ -41,6 +46,12 @@ func (s *Server) routes() {
 	r.POST("/api/whatsapp/webhook", s.receiveWebhook)
 	r.GET("/asyncapi.json", s.asyncAPI)
 	r.GET("/openapi.json", s.openAPI)
+	if s.cfg.Console != nil {
+		// The admin console: static files; it calls the API below with
+		// the key its user signs in with.
+		r.GET(ConsolePath, func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, ConsolePath+"/") })
+		r.GET(ConsolePath+"/*filepath", gin.WrapH(s.cfg.Console))
+	}
 
 	// Tenants.
 	s.route(http.MethodPost, "/api/tenants", adminOnly, s.createTenant)
@@ -51,9 +62,15 @@ func (s *Server) routes() {
 	s.route(http.MethodPost, "/api/tenants/:tenantId/suspend", adminOnly, s.suspendTenant)
 	s.route(http.MethodPost, "/api/tenants/:tenantId/reactivate", adminOnly, s.reactivateTenant)
 
+	// Who the key is (the console signs in with it).
+	s.route(http.MethodGet, "/api/whoami", everyone, s.whoami)
+
 	// History.
 	s.route(http.MethodGet, "/api/tenants/:tenantId/events", readers, s.tenantEvents)
+	s.route(http.MethodGet, "/api/tenants/:tenantId/verify", readers, s.verifyTenant)
 	s.route(http.MethodGet, "/api/events", feedReaders, s.allEvents)
+	s.route(http.MethodGet, streamPath, feedReaders, s.eventStream)
+	s.route(http.MethodGet, "/api/events/verify", readers, s.verifyFeed)
 
 	// Genesys Cloud.
 	s.route(http.MethodPut, "/api/tenants/:tenantId/genesys/credentials", adminOnly, s.putCredentials)

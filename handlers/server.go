@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -31,9 +32,11 @@ type App interface {
 
 	Tenant(ctx context.Context, id domain.TenantID) (domain.State, error)
 	TenantAt(ctx context.Context, id domain.TenantID, version domain.Version, asOf time.Time) (domain.State, error)
-	Tenants(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+	Tenants(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error)
 	Events(ctx context.Context, id domain.TenantID, after domain.Version, limit int, f domain.EventFilter) (domain.EventPage, error)
 	Feed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
+	VerifyTenant(ctx context.Context, id domain.TenantID) (domain.StreamVerification, error)
+	VerifyFeed(ctx context.Context, after domain.Position, limit int) (domain.FeedVerification, error)
 
 	SetGenesysCredentials(ctx context.Context, id domain.TenantID, clientID, clientSecret, region string, w domain.Write) (domain.Outcome, error)
 	Credentials(ctx context.Context, id domain.TenantID) (domain.State, error)
@@ -91,6 +94,12 @@ type Config struct {
 	// in events that of this span. Default nil: no span, and events record
 	// the caller's traceparent as it came.
 	TracerProvider trace.TracerProvider
+	// Commits wakes the live event stream after commits. Default nil: the
+	// stream polls the feed every second.
+	Commits Commits
+	// Console, when set, is served at /admin/ (the admin console's static
+	// files). Default nil: /admin answers 404.
+	Console http.Handler
 }
 
 // Validate reports every missing or bad setting.
@@ -115,6 +124,9 @@ type Server struct {
 	router  *gin.Engine
 	roles   map[Route][]Role // of each route behind a key, admin first
 	tracer  trace.Tracer     // nil: tracing is off
+
+	closeStreams  sync.Once
+	streamsClosed chan struct{} // closed by CloseStreams
 }
 
 // NewServer builds the router over the application.
@@ -140,7 +152,8 @@ func NewServer(app App, cfg Config) (*Server, error) {
 	if _, ok := cfg.Logger.Handler().(*logctx.Handler); !ok {
 		cfg.Logger = slog.New(logctx.NewHandler(cfg.Logger.Handler()))
 	}
-	s := &Server{app: app, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry)}
+	s := &Server{app: app, cfg: cfg, log: cfg.Logger, keys: newKeyring(cfg.APIKeys), metrics: newMetrics(cfg.Registry),
+		streamsClosed: make(chan struct{})}
 	if cfg.TracerProvider != nil {
 		s.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}

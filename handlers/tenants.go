@@ -3,10 +3,13 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,6 +47,11 @@ func (s *Server) createTenant(c *gin.Context) {
 	s.answer(c, http.StatusCreated, out, err)
 }
 
+// maxSearchLen bounds ?q= of the tenant list.
+const maxSearchLen = 200
+
+// listTenants lists tenants a page at a time, filtered by ?status= and by
+// ?q= (a case-insensitive part of the name or external reference).
 func (s *Server) listTenants(c *gin.Context) {
 	limit, ok := s.limit(c)
 	if !ok {
@@ -60,7 +68,12 @@ func (s *Server) listTenants(c *gin.Context) {
 			statuses = append(statuses, st)
 		}
 	}
-	items, next, err := s.app.Tenants(c.Request.Context(), statuses, c.Query("cursor"), limit)
+	q := strings.TrimSpace(c.Query("q"))
+	if len(q) > maxSearchLen || !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl) {
+		s.invalid(c, "q", fmt.Sprintf("must be text of at most %d bytes", maxSearchLen))
+		return
+	}
+	items, next, err := s.app.Tenants(c.Request.Context(), statuses, q, c.Query("cursor"), limit)
 	if err != nil {
 		s.fail(c, err)
 		return

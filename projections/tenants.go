@@ -222,9 +222,10 @@ func (m *Tenants) byClaim(ctx context.Context, q, value string) (domain.State, e
 var ErrBadCursor = domain.Invalid(domain.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
 
 // List returns up to limit tenants with the given statuses (default: all but
-// deleted) in creation order, after the opaque cursor of a previous page, and
-// the cursor of the next page ("" on the last).
-func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor string, limit int) (_ []domain.State, _ string, err error) {
+// deleted) whose name or external reference contains search (any case;
+// empty: every tenant), in creation order, after the opaque cursor of a
+// previous page, and the cursor of the next page ("" on the last).
+func (m *Tenants) List(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) (_ []domain.State, _ string, err error) {
 	defer postgres.ClassifyOn(&err)
 	if len(statuses) == 0 {
 		statuses = []domain.Status{domain.StatusActive, domain.StatusSuspended}
@@ -240,9 +241,13 @@ func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor str
 			return nil, "", ErrBadCursor
 		}
 	}
+	// The search is a filter on the status/creation scan, not an index
+	// lookup: a registry holds thousands of tenants, not millions.
+	pattern := "%" + likeEscaper.Replace(search) + "%"
 	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants
 		WHERE status = ANY($1) AND (created_at, tenant_id) > ($2, $3::uuid)
-		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, limit+1)
+		AND ($5 = '' OR name ILIKE $6 OR external_ref ILIKE $6)
+		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, limit+1, search, pattern)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}
@@ -270,6 +275,10 @@ func (m *Tenants) List(ctx context.Context, statuses []domain.Status, cursor str
 	}
 	return out, next, nil
 }
+
+// likeEscaper makes a search term match literally in ILIKE (backslash is
+// PostgreSQL's default escape character).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func encodeCursor(t time.Time, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(t.UTC().Format(time.RFC3339Nano) + "|" + id))

@@ -81,7 +81,7 @@ func TestCreateRetriedAnswersTheFirstTenant(t *testing.T) {
 		t.Fatalf("retry = duplicate %v, tenant %s, %d events; want the first tenant %s, no events",
 			again.Duplicate, again.State.TenantID, len(again.Events), first.State.TenantID)
 	}
-	list, _, err := h.svc.Tenants(ctx, nil, "", 10)
+	list, _, err := h.svc.Tenants(ctx, nil, "", "", 10)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("Tenants = %d tenants, %v; want 1", len(list), err)
 	}

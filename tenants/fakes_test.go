@@ -341,7 +341,7 @@ func (s *memStore) Get(_ context.Context, id domain.TenantID) (domain.State, err
 
 // List pages by tenant id (the real cursor is opaque too); default: all but
 // deleted.
-func (s *memStore) List(_ context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error) {
+func (s *memStore) List(_ context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error) {
 	if err := s.sb.enter("tenants.List"); err != nil {
 		return nil, "", err
 	}
@@ -355,6 +355,7 @@ func (s *memStore) List(_ context.Context, statuses []domain.Status, cursor stri
 		case !past:
 			past = string(id) == cursor
 		case len(statuses) == 0 && st.Status == domain.StatusDeleted, len(statuses) > 0 && !slices.Contains(statuses, st.Status):
+		case search != "" && !strings.Contains(strings.ToLower(st.Name+"\x00"+st.ExternalRef), strings.ToLower(search)):
 		case len(out) == limit:
 			return out, string(out[len(out)-1].TenantID), nil
 		default:

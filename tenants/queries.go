@@ -35,9 +35,10 @@ func (s *Service) TenantAt(ctx context.Context, id domain.TenantID, version doma
 }
 
 // Tenants lists tenants with the given statuses (default: all but deleted)
+// whose name or external reference contains search (any case; empty: all),
 // in creation order, a page at a time.
-func (s *Service) Tenants(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error) {
-	return s.tenants.List(ctx, statuses, cursor, limit)
+func (s *Service) Tenants(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error) {
+	return s.tenants.List(ctx, statuses, search, cursor, limit)
 }
 
 // Events returns a page of the tenant's stream after a version, filtered.

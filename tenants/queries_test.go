@@ -108,11 +108,11 @@ func TestFeedAndList(t *testing.T) {
 	if err != nil || len(page.Events) != 1 || page.Events[0].Type != domain.EventTenantDeleted {
 		t.Fatalf("Feed by actor = %q, %v", typesOf(page.Events), err)
 	}
-	live, _, err := h.svc.Tenants(ctx, nil, "", 10)
+	live, _, err := h.svc.Tenants(ctx, nil, "", "", 10)
 	if err != nil || len(live) != 1 || live[0].TenantID != a {
 		t.Fatalf("Tenants = %v, %v; want only a", live, err)
 	}
-	gone, _, err := h.svc.Tenants(ctx, []domain.Status{domain.StatusDeleted}, "", 10)
+	gone, _, err := h.svc.Tenants(ctx, []domain.Status{domain.StatusDeleted}, "", "", 10)
 	if err != nil || len(gone) != 1 || gone[0].TenantID != b {
 		t.Fatalf("deleted Tenants = %v, %v; want only b", gone, err)
 	}

@@ -32,11 +32,23 @@ type History interface {
 	ReadFeed(ctx context.Context, after domain.Position, limit int, f domain.EventFilter) (domain.EventPage, error)
 }
 
+// Chain verifies the event log's hash chains (the event store's Reader).
+type Chain interface {
+	// VerifyStream checks one stream; a stream without events comes back
+	// at version 0.
+	VerifyStream(ctx context.Context, streamID string) (domain.StreamVerification, error)
+	// VerifyFeed checks the page of the global chain after a position,
+	// anchored at that position's chain hash.
+	VerifyFeed(ctx context.Context, after domain.Position, limit int) (domain.FeedVerification, error)
+}
+
 // Tenants reads the tenants read model, which the append writes in its
 // transaction: it is always current.
 type Tenants interface {
 	Get(ctx context.Context, id domain.TenantID) (domain.State, error)
-	List(ctx context.Context, statuses []domain.Status, cursor string, limit int) ([]domain.State, string, error)
+	// List pages through tenants with the statuses (none: all but deleted)
+	// whose name or external reference contains search (any case).
+	List(ctx context.Context, statuses []domain.Status, search, cursor string, limit int) ([]domain.State, string, error)
 	// OwnerOfPhone returns the live tenant holding the number.
 	OwnerOfPhone(ctx context.Context, phoneNumberID string) (domain.TenantID, error)
 	// HoldersOfWABA returns every live tenant holding a number of the WABA.
@@ -88,13 +100,15 @@ type Limiter interface {
 }
 
 // Deps are the Service's collaborators. Store, History, Tenants, Resolver and
-// Vault are required; Tokens, Graph, Limiter and Observer are optional
-// (without Tokens the Genesys token use case is unavailable, without Graph
-// Embedded Signup is, without Limiter tenants are not rate limited, without
-// Observer commands are not counted).
+// Vault are required; Chain, Tokens, Graph, Limiter and Observer are optional
+// (without Chain the verify use cases are unavailable, without Tokens the
+// Genesys token use case is, without Graph Embedded Signup is, without
+// Limiter tenants are not rate limited, without Observer commands are not
+// counted).
 type Deps struct {
 	Store    Store
 	History  History
+	Chain    Chain
 	Tenants  Tenants
 	Resolver Resolver
 	Vault    Vault
@@ -125,6 +139,7 @@ type Config struct {
 type Service struct {
 	store    Store
 	history  History
+	chain    Chain
 	tenants  Tenants
 	resolver Resolver
 	vault    Vault
@@ -153,6 +168,6 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: d.Store, history: d.History, tenants: d.Tenants, resolver: d.Resolver, vault: d.Vault,
+	return &Service{store: d.Store, history: d.History, chain: d.Chain, tenants: d.Tenants, resolver: d.Resolver, vault: d.Vault,
 		tokens: d.Tokens, graph: d.Graph, limiter: d.Limiter, observer: d.Observer, cfg: cfg}, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"tenant-service/console"
 	"tenant-service/handlers"
 	"tenant-service/messaging"
 	"tenant-service/metagraph"
@@ -53,7 +54,7 @@ func (a *App) openAPI() error {
 		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): a.cfg.ServiceKeyRateLimit}}); err != nil {
 		return err
 	}
-	deps := tenants.Deps{Store: a.repo, History: a.store, Tenants: a.tenants, Resolver: resolver,
+	deps := tenants.Deps{Store: a.repo, History: a.store, Chain: a.store, Tenants: a.tenants, Resolver: resolver,
 		Vault: a.vault, Tokens: a.tokens, Limiter: a.limiter, Observer: a.metrics}
 	if a.cfg.MetaAppID != "" && a.cfg.MetaAppSecret != "" {
 		if deps.Graph, err = metagraph.NewClient(metagraph.Config{BaseURL: a.cfg.MetaGraphURL, Version: a.cfg.MetaGraphVersion,
@@ -67,8 +68,13 @@ func (a *App) openAPI() error {
 		return err
 	}
 	a.registerRuntime()
+	admin, err := console.New(console.Config{MetaAppID: a.cfg.MetaAppID, SignupConfigID: a.cfg.MetaSignupConfigID,
+		GraphVersion: a.cfg.MetaGraphVersion})
+	if err != nil {
+		return err
+	}
 	a.server, err = handlers.NewServer(a.service, handlers.Config{APIKeys: keys, KeyLimiter: a.limiter, Registry: a.metrics.registry, Logger: a.log,
-		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider,
+		AsyncAPI: messaging.AsyncAPI(), TracerProvider: a.tracerProvider, Commits: a.notifier, Console: admin,
 		Checks: map[string]handlers.Check{
 			"postgres": func(ctx context.Context) error { return a.pool.Ping(ctx) },
 			"redis":    func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() },

@@ -90,6 +90,9 @@ func (a *App) RunBackground(ctx context.Context) error {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.server, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+	// Open event streams end when shutdown starts; they would otherwise
+	// hold it up until the grace period runs out.
+	srv.RegisterOnShutdown(a.server.CloseStreams)
 	a.log.Info("tenant service listening", "addr", ln.Addr().String(), "env", a.cfg.Env)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {

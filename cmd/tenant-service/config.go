@@ -31,6 +31,7 @@ type Config struct {
 
 	MetaAppID              string        // META_APP_ID
 	MetaAppSecret          string        // META_APP_SECRET
+	MetaSignupConfigID     string        // META_SIGNUP_CONFIG_ID: the console's Embedded Signup configuration
 	MetaGraphURL           string        // META_GRAPH_URL, default https://graph.facebook.com
 	MetaGraphVersion       string        // META_GRAPH_VERSION, default v25.0
 	MetaWebhookVerifyToken string        // META_WEBHOOK_VERIFY_TOKEN
@@ -109,6 +110,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		AMQPExchange:           get("AMQP_EXCHANGE", messaging.DefaultExchange),
 		MetaAppID:              get("META_APP_ID", ""),
 		MetaAppSecret:          get("META_APP_SECRET", ""),
+		MetaSignupConfigID:     get("META_SIGNUP_CONFIG_ID", ""),
 		MetaGraphURL:           strings.TrimRight(get("META_GRAPH_URL", "https://graph.facebook.com"), "/"),
 		MetaGraphVersion:       get("META_GRAPH_VERSION", "v25.0"),
 		MetaWebhookVerifyToken: get("META_WEBHOOK_VERIFY_TOKEN", ""),

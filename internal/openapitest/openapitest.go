@@ -25,13 +25,17 @@ import (
 // Validator checks requests and answers against an OpenAPI document.
 // It is safe for concurrent use.
 type Validator struct {
-	doc    *openapi3.T
-	router routers.Router
+	doc     *openapi3.T
+	router  routers.Router
+	outside []string
 }
 
 // New loads and validates the document and routes requests to serverURL
-// (e.g. an httptest server's URL) through it.
-func New(doc []byte, serverURL string) (*Validator, error) {
+// (e.g. an httptest server's URL) through it. Requests to the paths outside
+// names (each path itself and everything under it, e.g. "/admin") are not
+// API and are not checked: the server serves them, the document leaves them
+// out.
+func New(doc []byte, serverURL string, outside ...string) (*Validator, error) {
 	loader := openapi3.NewLoader()
 	d, err := loader.LoadFromData(doc)
 	if err != nil {
@@ -46,7 +50,17 @@ func New(doc []byte, serverURL string) (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("route the OpenAPI document: %w", err)
 	}
-	return &Validator{doc: d, router: r}, nil
+	return &Validator{doc: d, router: r, outside: outside}, nil
+}
+
+// isOutside reports whether path is one of the paths outside the API.
+func (v *Validator) isOutside(path string) bool {
+	for _, p := range v.outside {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // Check validates one exchange: the answer always (its status must be
@@ -58,6 +72,9 @@ func New(doc []byte, serverURL string) (*Validator, error) {
 // respBody is not checked for text/event-stream answers (an endless stream).
 func (v *Validator) Check(req *http.Request, body []byte, res *http.Response, respBody []byte) error {
 	ctx := context.Background()
+	if v.isOutside(req.URL.Path) {
+		return nil
+	}
 	if protocolError(res, respBody) {
 		// net/http refused the request line or a header before any
 		// handler saw it: not an answer of the API.
@@ -144,12 +161,13 @@ func cloneWithBody(req *http.Request, body []byte) *http.Request {
 }
 
 // Transport returns a RoundTripper that sends requests through base and
-// checks each exchange with Check. Mismatches fail t, each once, naming the
+// checks each exchange with Check (requests to the paths outside, as in New,
+// are not checked). Mismatches fail t, each once, naming the
 // method, path, status and what does not match; they are reported when the
 // test ends, since requests may come from goroutines of the test.
-func Transport(t testing.TB, doc []byte, serverURL string, base http.RoundTripper) http.RoundTripper {
+func Transport(t testing.TB, doc []byte, serverURL string, base http.RoundTripper, outside ...string) http.RoundTripper {
 	t.Helper()
-	v, err := New(doc, serverURL)
+	v, err := New(doc, serverURL, outside...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func exchange(t *testing.T, path, body string, status int, contentType, answer s
 		_, _ = io.WriteString(w, answer)
 	}))
 	defer srv.Close()
-	v, err := New([]byte(testDoc), srv.URL)
+	v, err := New([]byte(testDoc), srv.URL, "/files")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func exchange(t *testing.T, path, body string, status int, contentType, answer s
 // undocumented status, an answer of another shape, a request the server
 // should have refused, an unknown route answered with something other than
 // a problem. An invalid request the server refused is not held against the
-// document.
+// document, nor is anything under a path New was told is outside the API.
 func TestCheck(t *testing.T) {
 	for _, c := range []struct {
 		name, path, body string
@@ -76,6 +76,9 @@ func TestCheck(t *testing.T) {
 		{"problem of another shape", "/things", `{"name":1}`, 400, "application/problem+json", `{"status":"400"}`, "does not match"},
 		{"unknown route, problem", "/nothing", ``, 404, "application/problem+json", `{"status":404}`, ""},
 		{"unknown route, answered", "/nothing", ``, 200, "application/json", `{}`, "document the route"},
+		{"outside the API", "/files", ``, 301, "text/html", `moved`, ""},
+		{"under a path outside the API", "/files/app.js", ``, 200, "text/javascript", `x`, ""},
+		{"beside a path outside the API", "/filesystem", ``, 200, "text/html", `x`, "document the route"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := exchange(t, c.path, c.body, c.status, c.contentType, c.answer)
