@@ -26,21 +26,13 @@ const consoleTestDir = "../../console/browsertest"
 // README's screenshots there (make console-screenshots).
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("the console's browser test needs node (apt-get install -y nodejs)")
-	}
+	node := nodeWith(t, "the console's browser test", consoleTestDir, "playwright-core", "axe-core")
 	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("the console's browser test needs Chromium at %s: apt-get install -y chromium (or set CHROMIUM)", chromium)
-	}
-	for _, dep := range []string{"playwright-core", "axe-core"} {
-		if _, err := os.Stat(filepath.Join(consoleTestDir, "node_modules", dep)); err != nil {
-			t.Fatalf("the console's browser test needs its npm packages: make node-deps (npm ci --prefix console/browsertest)")
-		}
 	}
 	fake := graphtest.NewServer(t, graphtest.Config{})
 	fake.Onboard("es-browser-code", "EAAbrowser-signup-token-5555", "880001",
@@ -56,6 +48,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	screenshots := os.Getenv("CONSOLE_SCREENSHOTS")
 	if screenshots != "" {
+		var err error
 		if screenshots, err = filepath.Abs(screenshots); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,9 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -212,3 +215,20 @@ func expectProblem(t testing.TB, r response, status int, field string) map[strin
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// nodeWith returns the path of node for a test that runs a Node script of
+// dir, and fails the test (it never skips) when node or one of the npm
+// packages the script needs is missing, saying how to install it.
+func nodeWith(t testing.TB, what, dir string, packages ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("%s needs node (apt-get install -y nodejs)", what)
+	}
+	for _, p := range packages {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", p)); err != nil {
+			t.Fatalf("%s needs the npm package %s: make node-deps (npm ci --prefix %s)", what, p, strings.TrimPrefix(filepath.Clean(dir), "../../"))
+		}
+	}
+	return node
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,14 +23,7 @@ const nodeConsumerDir = "../../examples/node-consumer"
 // connection was cut (through a proxy the test drives when the script asks).
 func TestNodeConsumerExample(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("the Node consumer example needs node (apt-get install -y nodejs)")
-	}
-	if _, err := os.Stat(filepath.Join(nodeConsumerDir, "node_modules", "amqplib")); err != nil {
-		t.Fatalf("the Node consumer example needs its dependencies: npm ci --prefix %s (make test does)",
-			filepath.Clean(filepath.Join("examples", "node-consumer")))
-	}
+	node := nodeWith(t, "the Node consumer example", nodeConsumerDir, "amqplib")
 	env := testEnv(t)
 	a := startApp(t, env)
 	proxy, amqpURL := proxyURL(t, testenv.AMQPURL(t))

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -60,6 +61,21 @@ func forbid(t testing.TB, pkg string, deps, forbidden []string) {
 			if dep == f || strings.HasPrefix(dep, f+"/") {
 				t.Errorf("%s depends on %s", pkg, dep)
 			}
+		}
+	}
+}
+
+// StandardLibraryOnly fails the test for every package outside the standard
+// library that pkg depends on.
+func StandardLibraryOnly(t testing.TB, pkg string) {
+	t.Helper()
+	deps := Deps(t, pkg)
+	if !slices.Contains(deps, pkg) {
+		t.Fatalf("go list -deps answered %v, without %s itself", deps, pkg)
+	}
+	for _, dep := range deps {
+		if dep != pkg {
+			t.Errorf("%s depends on %s", pkg, dep)
 		}
 	}
 }
