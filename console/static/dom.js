@@ -55,11 +55,14 @@ export function replace(el, ...children) {
 export function field({ label, name, type = 'text', value = '', required = false, hint = '', options = null, attrs = {} }) {
   const id = uid(name.replace(/\W/g, '-'));
   const errId = `${id}-error`;
+  const hintId = `${id}-hint`;
+  // Screen readers read the hint and the field's error after its label.
+  const describedBy = hint ? `${hintId} ${errId}` : errId;
   const input = options
-    ? h('select', { id, name, 'aria-describedby': errId, ...attrs }, options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)))
-    : h('input', { id, name, type, value: value ?? '', required, 'aria-describedby': errId, ...attrs });
+    ? h('select', { id, name, 'aria-describedby': describedBy, ...attrs }, options.map(([v, t]) => h('option', { value: v, selected: v === value }, t)))
+    : h('input', { id, name, type, value: value ?? '', required, 'aria-describedby': describedBy, ...attrs });
   const error = h('span', { id: errId, class: 'field-error', 'data-error-for': name });
-  const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), hint ? h('span', { class: 'hint' }, hint) : null, input, error);
+  const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), hint ? h('span', { id: hintId, class: 'hint' }, hint) : null, input, error);
   wrap.input = input;
   wrap.error = error;
   return wrap;
