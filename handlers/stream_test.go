@@ -107,18 +107,27 @@ func next(t *testing.T, ch <-chan sseMessage) sseMessage {
 	return sseMessage{}
 }
 
-func TestEventStreamFollowsAndResumes(t *testing.T) {
-	app := &feedApp{}
-	secret := json.RawMessage(`{"token":{"hint":"****wxyz","ciphertext":"c2VjcmV0"}}`)
-	app.add(domain.StoredEvent{Type: "TenantCreated", StreamID: "tenant-a", Version: 1, Data: json.RawMessage(`{"name":"A"}`)})
-	s, err := NewServer(app, Config{Logger: slog.New(slog.DiscardHandler),
-		APIKeys: []APIKey{{RoleAdmin, testAdmin}, {RoleService, testService}, {RoleAuditor, testAuditor}}})
+// streamServer serves app with cfg (its logs discarded) over HTTP until the
+// test ends, closing its streams first.
+func streamServer(t *testing.T, app App, cfg Config) (*Server, *httptest.Server) {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := NewServer(app, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
-	defer srv.Close()
-	defer s.CloseStreams()
+	t.Cleanup(srv.Close)
+	t.Cleanup(s.CloseStreams) // runs first: open streams end before the server closes
+	return s, srv
+}
+
+func TestEventStreamFollowsAndResumes(t *testing.T) {
+	app := &feedApp{}
+	secret := json.RawMessage(`{"token":{"hint":"****wxyz","ciphertext":"c2VjcmV0"}}`)
+	app.add(domain.StoredEvent{Type: "TenantCreated", StreamID: "tenant-a", Version: 1, Data: json.RawMessage(`{"name":"A"}`)})
+	s, srv := streamServer(t, app, Config{
+		APIKeys: []APIKey{{RoleAdmin, testAdmin}, {RoleService, testService}, {RoleAuditor, testAuditor}}})
 
 	// Without a start: only what commits after the head.
 	res := openStream(t, srv.URL+streamPath, testService)
@@ -169,14 +178,7 @@ func TestEventStreamFollowsAndResumes(t *testing.T) {
 // The request deadline does not cut a stream short.
 func TestEventStreamOutlivesTheRequestDeadline(t *testing.T) {
 	app := &feedApp{}
-	s, err := NewServer(app, Config{Logger: slog.New(slog.DiscardHandler), RequestTimeout: 100 * time.Millisecond,
-		APIKeys: []APIKey{{RoleAdmin, testAdmin}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	defer s.CloseStreams()
+	_, srv := streamServer(t, app, Config{RequestTimeout: 100 * time.Millisecond, APIKeys: []APIKey{{RoleAdmin, testAdmin}}})
 	res := openStream(t, srv.URL+streamPath, testAdmin)
 	defer res.Body.Close()
 	msgs := readSSE(bufio.NewReader(res.Body))
