@@ -32,13 +32,13 @@ $(TOOLS)/bin/promtool:
 ## when missing or stale: those the Node example (examples/node-consumer) runs
 ## with, @asyncapi/specs, the AsyncAPI JSON schemas the messaging tests
 ## validate messaging/asyncapi.json against (messaging/testdata/asyncapi-specs),
-## Spectral, the linter the handlers tests run on handlers/openapi.json
-## (handlers/testdata/spectral), and playwright-core and axe-core, which drive
-## the admin console in Debian's Chromium (console/browsertest; no browser is
-## downloaded)
+## Spectral, the linter the tests run on handlers/openapi.json and
+## messaging/asyncapi.json (internal/spectraltest), and playwright-core and
+## axe-core, which drive the admin console in Debian's Chromium
+## (console/browsertest; no browser is downloaded)
 NODE_CONSUMER  = examples/node-consumer
 ASYNCAPI_SPECS = messaging/testdata/asyncapi-specs
-SPECTRAL       = handlers/testdata/spectral
+SPECTRAL       = internal/spectraltest
 CONSOLE_TEST   = console/browsertest
 node-deps: $(NODE_CONSUMER)/node_modules/.package-lock.json $(ASYNCAPI_SPECS)/node_modules/.package-lock.json \
 	$(SPECTRAL)/node_modules/.package-lock.json $(CONSOLE_TEST)/node_modules/.package-lock.json

@@ -4,9 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -15,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"tenant-service/internal/spectraltest"
 )
 
 // undocumentedRoutes are routes that are not API and so not in the
@@ -199,13 +198,5 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 // Spectral, with the OpenAPI ruleset and the project's .spectral.yaml,
 // finds no error and no warning in the document.
 func TestOpenAPILint(t *testing.T) {
-	bin := filepath.Join("testdata", "spectral", "node_modules", ".bin", "spectral")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("Spectral is not installed (%v): run `make node-deps`", err)
-	}
-	out, err := exec.Command(bin, "lint", "openapi.json", "--ruleset", ".spectral.yaml",
-		"--fail-severity", "warn", "--format", "text").CombinedOutput()
-	if err != nil {
-		t.Fatalf("spectral lint handlers/openapi.json: %v\n%s", err, out)
-	}
+	spectraltest.Lint(t, "openapi.json", ".spectral.yaml")
 }

@@ -14,6 +14,7 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/internal/asyncapitest"
+	"tenant-service/internal/spectraltest"
 )
 
 // asyncAPISpecs is where make node-deps installs the @asyncapi/specs
@@ -39,6 +40,12 @@ func TestAsyncAPIIsValidAsyncAPI3(t *testing.T) {
 	if err := asyncapitest.ValidateSpec(AsyncAPI(), schema); err != nil {
 		t.Fatalf("asyncapi.json is not valid AsyncAPI 3.0:\n%v", err)
 	}
+}
+
+// Spectral, with the AsyncAPI ruleset and messaging/.spectral.yaml, finds no
+// error and no warning in the document.
+func TestAsyncAPILint(t *testing.T) {
+	spectraltest.Lint(t, "asyncapi.json", ".spectral.yaml")
 }
 
 // Every event type of the domain has its message in the document, on the
