@@ -185,6 +185,10 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 func (s *Store) newStreams(ctx context.Context, batch []*request) []*member {
 	members := make([]*member, 0, len(batch))
 	for _, r := range batch {
+		if r.prepared != nil {
+			members = append(members, r.prepared)
+			continue
+		}
 		m := &member{r: r, a: r.a, prev: ZeroHash, created: true}
 		if err := s.prepare(ctx, m); err != nil {
 			r.done <- answer{err: err}
@@ -278,6 +282,10 @@ func (s *Store) lockStreams(ctx context.Context, conn *pgxpool.Conn, batch []*re
 		row, exists := rows[a.StreamID]
 		if domain.Version(row.version) != a.ExpectedVersion || (!exists && a.ExpectedVersion != 0) {
 			r.done <- answer{err: &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: domain.Version(row.version)}}
+			continue
+		}
+		if !exists && r.prepared != nil {
+			members = append(members, r.prepared)
 			continue
 		}
 		m := &member{r: r, a: a, prev: ZeroHash, created: !exists}

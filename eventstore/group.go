@@ -2,59 +2,60 @@ package eventstore
 
 import (
 	"context"
-	"slices"
-	"sync"
+		"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Group commit. Appends that arrive while groups are committing wait and
+// Group commit. Appends that arrive while a group is committing wait and
 // form the next group, which commits in one transaction: one head-row lock,
-// one commit (one WAL flush) for all of them. No goroutine of its own runs
-// it: a caller whose append finds fewer than maxLeaders groups under way
-// leads, committing groups until its own append is answered, then hands the
-// lead to the oldest waiter. With maxLeaders above 1, groups are under way
-// at once, each on a connection and a PostgreSQL backend of its own, so one
-// writes while another holds the head lock and commits. Under no load a
-// group is one append and costs what a lone transaction costs; under load
-// round trips and flushes are shared.
+// one commit (one WAL flush) for all of them. A committer, a goroutine that
+// runs while appends wait and ends when none does, takes the waiting
+// appends as a group, commits it and takes the next one at once: callers
+// only queue and wait, so no group waits for a caller's goroutine to be
+// scheduled (handing the work from caller to caller cost a quarter of each
+// group's cycle under load). With maxCommitters above 1, groups are under
+// way at once, each on a connection and a PostgreSQL backend of its own,
+// so one writes while another holds the head lock and commits. Under no
+// load a group is one append and costs what a lone transaction costs;
+// under load round trips and flushes are shared.
 
 // request is one Append waiting for its group.
 type request struct {
 	ctx context.Context
 	a   Append
-	// done receives the answer, and before it at most one lead (the
-	// caller, waiting, is now to commit groups): it holds both.
+	// prepared is the append's member, built by its caller before it
+	// queued (appends that create their stream need nothing read first),
+	// so that the committer does not build it while PostgreSQL waits.
+	prepared *member
+	// done receives the answer.
 	done     chan answer
 	requeues int // times a group sent it back to wait for the next one
-	// waiting: pending, with its caller blocked on done, not leading;
-	// leading: its caller commits groups. Guarded by groups.mu.
-	waiting, leading bool
 }
 
 type answer struct {
-	res  Result
-	err  error
-	lead bool
+	res Result
+	err error
 	// commit is the span of the group that committed the append, when
 	// another append's span is its parent (see startCommit).
 	commit trace.SpanContext
 }
 
 func newRequest(ctx context.Context, a Append) *request {
-	return &request{ctx: ctx, a: a, done: make(chan answer, 2)}
+	return &request{ctx: ctx, a: a, done: make(chan answer, 1)}
 }
 
-// groups queues appends and hands out the lead.
+// groups queues appends and runs the committers.
 type groups struct {
-	mu         sync.Mutex
-	pending    []*request
-	leaders    int // callers committing groups
-	maxLeaders int // groups under way at most
-	max        int // appends per group at most
-	// hold, when set (tests), runs in the leader with a group of n taken,
-	// before it commits; appends arriving meanwhile queue for the next one.
+	mu            sync.Mutex
+	pending       []*request
+	committers    int // running
+	maxCommitters int // groups under way at most
+	max           int // appends per group at most
+	// hold, when set (tests), runs in the committer with a group of n
+	// taken, before it commits; appends arriving meanwhile queue for the
+	// next one.
 	hold func(n int)
 	// stats, read by tests and benchmarks.
 	committed, appends int64
@@ -65,38 +66,29 @@ func (s *Store) submit(r *request) answer {
 	g := &s.groups
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
-	lead := g.leaders < g.maxLeaders
-	if lead {
-		g.leaders++
+	start := g.committers < g.maxCommitters
+	if start {
+		g.committers++
 	}
-	r.leading, r.waiting = lead, !lead
 	g.mu.Unlock()
+	if start {
+		go s.commitLoop()
+	}
+	return <-r.done
+}
+
+// commitLoop is a committer: it commits groups while appends wait.
+func (s *Store) commitLoop() {
+	g := &s.groups
 	for {
-		if !lead {
-			ans := <-r.done
-			if !ans.lead {
-				return ans
-			}
+		batch := g.take()
+		if batch == nil {
+			return
 		}
-		// Leading: commit groups until r is answered, then pass the lead on.
-		// With nothing left to take (another leader took r), wait again.
-		for {
-			batch := g.take(r)
-			if batch == nil {
-				lead = false
-				break
-			}
-			if g.hold != nil {
-				g.hold(len(batch))
-			}
-			s.commitGroup(batch)
-			select {
-			case ans := <-r.done: // not a lead: r is not waiting
-				g.handOver()
-				return ans
-			default:
-			}
+		if g.hold != nil {
+			g.hold(len(batch))
 		}
+		s.commitGroup(batch)
 	}
 }
 
@@ -104,8 +96,8 @@ func (s *Store) submit(r *request) answer {
 // one per stream and per idempotency scope (a second one waits for the
 // next group, where it sees the first one's outcome), at most max. Appends
 // whose caller gave up are answered here. With nothing to take, the
-// caller, whose request is r, stops leading and waits (nil).
-func (g *groups) take(r *request) []*request {
+// committer ends (nil); an append queued after that starts another.
+func (g *groups) take() []*request {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var batch []*request
@@ -129,15 +121,12 @@ func (g *groups) take(r *request) []*request {
 		if scope != "" {
 			scopes[scope] = true
 		}
-		p.waiting = false
 		batch = append(batch, p)
 	}
 	clear(g.pending[len(rest):])
 	g.pending = rest
-	if len(batch) == 0 {
-		g.leaders--
-		r.leading = false
-		r.waiting = slices.Contains(g.pending, r)
+	if len(batch) == 0 { // the queue is empty: the first append left is always taken
+		g.committers--
 		return nil
 	}
 	g.committed++
@@ -145,30 +134,12 @@ func (g *groups) take(r *request) []*request {
 	return batch
 }
 
-// requeue puts appends back at the front of the queue, for the next group.
-// Their callers wait for them (or lead, and take them again).
+// requeue puts appends back at the front of the queue, for the next group
+// (its committer, running, takes them).
 func (g *groups) requeue(rs []*request) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, r := range rs {
-		r.waiting = !r.leading
-	}
 	g.pending = append(append([]*request(nil), rs...), g.pending...)
-}
-
-// handOver passes the lead to the caller of the oldest waiting append, or
-// ends it. Appends pending whose callers lead already are theirs to take.
-func (g *groups) handOver() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, p := range g.pending {
-		if p.waiting {
-			p.waiting, p.leading = false, true
-			p.done <- answer{lead: true}
-			return
-		}
-	}
-	g.leaders--
 }
 
 // groupContext bounds a group's transaction: it outlives no caller's

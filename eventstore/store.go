@@ -117,7 +117,7 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 		cfg.GroupsInFlight = 1
 	}
 	s := &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
-		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxLeaders: cfg.GroupsInFlight}}
+		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
 	if cfg.TracerProvider != nil {
 		s.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}
@@ -189,7 +189,18 @@ func (s *Store) Append(ctx context.Context, a Append) (res Result, err error) {
 		ctx, span = s.startAppend(ctx, a)
 		defer func() { endAppend(span, ans, res, err) }()
 	}
-	ans = s.submit(newRequest(ctx, a))
+	r := newRequest(ctx, a)
+	if a.ExpectedVersion == 0 {
+		// A new stream: its events, hashes and writes depend on nothing
+		// stored, so they are built here, in parallel with other callers,
+		// not by the committer.
+		m := &member{r: r, a: a, prev: ZeroHash, created: true}
+		if err = s.prepare(ctx, m); err != nil {
+			return Result{}, err
+		}
+		r.prepared = m
+	}
+	ans = s.submit(r)
 	if errors.Is(ans.err, errDuplicateOf) {
 		return s.duplicateResult(ctx, a)
 	}
