@@ -2,7 +2,7 @@ package eventstore
 
 import (
 	"context"
-		"sync"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
