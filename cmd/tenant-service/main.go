@@ -63,7 +63,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
-	log := newLogger(stderr, cfg)
+	// Log lines go out in batches (a write per request cost more than the
+	// line under load); what is gathered is written before run returns.
+	logw := logctx.NewBuffered(stderr, 0, 0)
+	log := newLogger(logw, cfg)
 	switch cmd {
 	case "serve":
 		err = serve(ctx, cfg, log, stderr, nil)
@@ -79,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "tenant-service: unknown command %q\n%s", cmd, usage)
 		return 2
 	}
+	_ = logw.Flush()
 	if err != nil {
 		fmt.Fprintln(stderr, "tenant-service:", err)
 		return 1
