@@ -28,7 +28,9 @@ type FollowerConfig struct {
 	MaxBackoff time.Duration
 	// Retain is how many of the latest events the follower keeps to serve
 	// ReadFrom, so that the projectors of this process read the feed from
-	// memory instead of each reading it again. Default 4096.
+	// memory instead of each reading it again. Default 1024: the projectors
+	// read at most BatchSize (500) at a time right behind the follower, and
+	// every kept event is heap (4096 held 2.4 MB of a 13 MB live heap).
 	Retain int
 }
 
@@ -70,7 +72,7 @@ func NewFollower(src Source, wake Waker, log *slog.Logger, cfg FollowerConfig) (
 	if cfg.BatchSize < 0 || cfg.PollInterval < 0 || cfg.MaxBackoff < 0 || cfg.MinInterval < 0 || cfg.Retain < 0 {
 		return nil, errors.New("follower: batch size, intervals, max backoff and retain must not be negative")
 	}
-	cfg.Retain = orDefault(cfg.Retain, 4096)
+	cfg.Retain = orDefault(cfg.Retain, 1024)
 	cfg.BatchSize = orDefault(cfg.BatchSize, 500)
 	cfg.PollInterval = orDefault(cfg.PollInterval, time.Second)
 	cfg.MinInterval = orDefault(cfg.MinInterval, 20*time.Millisecond)

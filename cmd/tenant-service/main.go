@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"tenant-service/internal/logctx"
@@ -40,10 +41,20 @@ commands:
 
 func main() {
 	_ = godotenv.Load() // a .env file is optional; variables already set win
+	if os.Getenv("GOGC") == "" {
+		// The live heap is small (about 8 MB at 10,000 tenants) and every
+		// request allocates, so Go's default (collect when the heap doubles)
+		// collects many times a second under load; 200 halves that for
+		// about 8 MB more at the peak. GOGC set in the environment wins.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
+
+// defaultGCPercent is GOGC when the environment does not set it.
+const defaultGCPercent = 200
 
 // run executes one subcommand and returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {

@@ -151,6 +151,7 @@ func openRedis(cfg Config) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("REDIS_URL is not a Redis cluster URL: %w", err)
 		}
 		opts.ContextTimeoutEnabled = true
+		sizeRedisBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		return redis.NewClusterClient(opts), nil
 	}
 	opts, err := redis.ParseURL(cfg.RedisURL)
@@ -160,5 +161,22 @@ func openRedis(cfg Config) (redis.UniversalClient, error) {
 	// Fail fast when Redis is down: reads fall back to PostgreSQL.
 	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = 2*time.Second, time.Second, time.Second
 	opts.ContextTimeoutEnabled = true // per-call deadlines (the resolver's 75 ms) free the connection
+	sizeRedisBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 	return redis.NewClient(opts), nil
+}
+
+// sizeRedisBuffers sizes go-redis's per-connection buffers for what the
+// service sends and reads: tenant contexts of a few hundred bytes, and
+// projector pipelines of at most a batch of them. The defaults (32 KiB each
+// way per connection, 128 KiB for pipeline connections) held more heap than
+// the service's tenants at 10,000 of them; a URL that sets a size keeps it.
+func sizeRedisBuffers(read, write, pipeRead, pipeWrite *int) {
+	for _, b := range []struct {
+		size *int
+		want int
+	}{{read, 8 << 10}, {write, 8 << 10}, {pipeRead, 32 << 10}, {pipeWrite, 32 << 10}} {
+		if *b.size == 0 {
+			*b.size = b.want
+		}
+	}
 }
