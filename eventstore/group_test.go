@@ -264,3 +264,53 @@ func TestGroupCommitSurvivesManyRefusals(t *testing.T) {
 		t.Errorf("%d wins, %d claim refusals; want 1 and %d", wins, refusals, n-1)
 	}
 }
+
+// A committer runs while appends wait and ends when none does: after a
+// burst no committer is left running (none leaks), appends that came in
+// together shared groups, and the next append starts a committer again.
+func TestCommitterEndsWhenTheQueueIsEmpty(t *testing.T) {
+	t.Parallel()
+	pool := testenv.NewPool(t)
+	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	appendNew := func() error {
+		id := domain.NewTenantID()
+		_, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id,
+			Events: []domain.Event{created(id, "burst")}})
+		return err
+	}
+	// The first group is held until the rest of the burst waits behind it.
+	const n = 40
+	first := true
+	eventstore.HoldGroups(s, func(taken int) {
+		if !first { // one committer: no other call runs at the same time
+			return
+		}
+		first = false
+		deadline := time.Now().Add(10 * time.Second)
+		for eventstore.WaitingAppends(s) < n-taken && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := appendNew(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	testkit.Until(t, 5*time.Second, "the committer to end", func() bool { return eventstore.Committers(s) == 0 })
+	if groups, appends := s.GroupStats(); appends != n || groups >= n {
+		t.Errorf("%d appends in %d groups: want %d appends sharing groups", appends, groups, n)
+	}
+	if err := appendNew(); err != nil {
+		t.Fatalf("an append after the committer ended: %v", err)
+	}
+	testkit.Until(t, 5*time.Second, "the new committer to end", func() bool { return eventstore.Committers(s) == 0 })
+}
