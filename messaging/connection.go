@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ func dial(url string, cfg RelayConfig) (*session, error) {
 	props.SetClientConnectionName(RelayName)
 	conn, err := amqp.DialConfig(url, amqp.Config{
 		Heartbeat:  cfg.Heartbeat,
-		Dial:       amqp.DefaultDial(cfg.DialTimeout),
+		Dial:       coalescingDial(cfg.DialTimeout),
 		Properties: props,
 	})
 	if err != nil {
@@ -43,6 +44,19 @@ func dial(url string, cfg RelayConfig) (*session, error) {
 		s.watch(ch.NotifyClose(make(chan *amqp.Error, 1)), "channel")
 	}
 	return s, nil
+}
+
+// coalescingDial dials as amqp091-go does (a deadline on the handshake),
+// then coalesces the connection's writes (see coalescingConn).
+func coalescingDial(timeout time.Duration) func(network, addr string) (net.Conn, error) {
+	dial := amqp.DefaultDial(timeout)
+	return func(network, addr string) (net.Conn, error) {
+		c, err := dial(network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return newCoalescingConn(c, coalesceMaxPending), nil
+	}
 }
 
 func (s *session) open(cfg RelayConfig) error {
