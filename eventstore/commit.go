@@ -151,7 +151,7 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 	// commits in one round trip.
 	creates := !slices.ContainsFunc(batch, func(r *request) bool { return r.a.ExpectedVersion != 0 })
 	if creates {
-		members = s.newStreams(ctx, batch)
+		members = newStreams(batch)
 	} else {
 		members, err = s.lockStreams(ctx, conn, batch)
 		if err != nil {
@@ -181,20 +181,11 @@ func (s *Store) tryGroup(ctx context.Context, batch []*request) (members []*memb
 }
 
 // newStreams is step 1 for a group of appends that all create their
-// streams: nothing to read, their events built.
-func (s *Store) newStreams(ctx context.Context, batch []*request) []*member {
-	members := make([]*member, 0, len(batch))
-	for _, r := range batch {
-		if r.prepared != nil {
-			members = append(members, r.prepared)
-			continue
-		}
-		m := &member{r: r, a: r.a, prev: ZeroHash, created: true}
-		if err := s.prepare(ctx, m); err != nil {
-			r.done <- answer{err: err}
-			continue
-		}
-		members = append(members, m)
+// streams: nothing to read, and their callers built them (Append).
+func newStreams(batch []*request) []*member {
+	members := make([]*member, len(batch))
+	for i, r := range batch {
+		members[i] = r.prepared
 	}
 	return members
 }
@@ -284,14 +275,11 @@ func (s *Store) lockStreams(ctx context.Context, conn *pgxpool.Conn, batch []*re
 			r.done <- answer{err: &ConflictError{StreamID: a.StreamID, Expected: a.ExpectedVersion, Actual: domain.Version(row.version)}}
 			continue
 		}
-		if !exists && r.prepared != nil {
+		if !exists { // expected version 0: built by its caller (Append)
 			members = append(members, r.prepared)
 			continue
 		}
-		m := &member{r: r, a: a, prev: ZeroHash, created: !exists}
-		if exists {
-			m.prev, m.lastAt = row.last, row.at.UTC()
-		}
+		m := &member{r: r, a: a, prev: row.last, lastAt: row.at.UTC()}
 		// Times never go back within a stream, even when replicas' clocks
 		// disagree, so "as of" a time is always a prefix of the stream.
 		if m.a.OccurredAt.Before(m.lastAt) {

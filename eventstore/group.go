@@ -25,9 +25,10 @@ import (
 type request struct {
 	ctx context.Context
 	a   Append
-	// prepared is the append's member, built by its caller before it
-	// queued (appends that create their stream need nothing read first),
-	// so that the committer does not build it while PostgreSQL waits.
+	// prepared is the member of an append that creates its stream, built
+	// by its caller (Append) before it queued: it needs nothing read first,
+	// so the committer does not build it while PostgreSQL waits. Nil for
+	// the others, which step 1 builds once their streams are locked.
 	prepared *member
 	// done receives the answer.
 	done     chan answer

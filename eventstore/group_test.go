@@ -9,7 +9,6 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
-	"tenant-service/internal/testenv"
 	"tenant-service/internal/testkit"
 	"tenant-service/projections"
 )
@@ -27,12 +26,8 @@ func linked(phone string) domain.Event {
 // and the log stays gap-free and verifiable.
 func TestGroupCommitMixesOutcomes(t *testing.T) {
 	t.Parallel()
-	pool := testenv.NewPool(t)
-	// One group at a time, so that every case waits behind the leader's.
-	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// One group at a time, so that every case waits behind the first one.
+	s, pool := newStoreWith(t, eventstore.Config{GroupsInFlight: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	tenants := projections.NewTenants(pool)
@@ -270,11 +265,7 @@ func TestGroupCommitSurvivesManyRefusals(t *testing.T) {
 // together shared groups, and the next append starts a committer again.
 func TestCommitterEndsWhenTheQueueIsEmpty(t *testing.T) {
 	t.Parallel()
-	pool := testenv.NewPool(t)
-	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newStoreWith(t, eventstore.Config{GroupsInFlight: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	appendNew := func() error {

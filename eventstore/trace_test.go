@@ -12,22 +12,16 @@ import (
 
 	"tenant-service/domain"
 	"tenant-service/eventstore"
-	"tenant-service/internal/testenv"
 	"tenant-service/internal/testkit"
-	"tenant-service/projections"
 )
 
 // Two appends that commit in one group: the group's span is a child of the
 // oldest one's span and links to the other's, which links back to it.
 func TestGroupCommitSpanServesEveryAppend(t *testing.T) {
 	t.Parallel()
-	pool := testenv.NewPool(t)
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	s, err := eventstore.New(pool, projections.NewTenants(pool), eventstore.Config{GroupsInFlight: 1, TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newStoreWith(t, eventstore.Config{GroupsInFlight: 1, TracerProvider: tp})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	appendIn := func(request string) (trace.SpanContext, error) {
