@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"tenant-service/internal/postgres"
 	"tenant-service/migrations"
 )
 
@@ -272,7 +273,13 @@ func NewDatabase(t testing.TB) string {
 // NewPool creates a fresh, migrated database and a pool on it, closed at cleanup.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := pgxpool.New(context.Background(), NewDatabase(t))
+	// The service's own connection set-up, so tests send what it sends.
+	cfg, err := pgxpool.ParseConfig(NewDatabase(t))
+	if err != nil {
+		t.Fatalf("parse pool config: %v", err)
+	}
+	cfg.AfterConnect = postgres.RegisterTypes
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open pool: %v", err)
 	}
