@@ -75,7 +75,7 @@ func TestRebuildTenantsCatchesUpWithAppends(t *testing.T) {
 	f := newRedisFixture(t)
 	link := func(id domain.TenantID, phone string) {
 		f.exec(id, func(t *domain.Tenant) error {
-			return t.LinkWABA(domain.WABALinked{WABAID: "waba-" + string(id[:8]), PhoneNumberID: phone})
+			return t.LinkWABA(domain.WABALinked{WABAID: "waba-" + string(id[len(id)-8:]), PhoneNumberID: phone})
 		})
 	}
 	integrate := func(id domain.TenantID, in string) {

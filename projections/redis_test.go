@@ -191,7 +191,7 @@ func TestRedisOutageCatchesUpWithoutSkipping(t *testing.T) {
 		id := f.create("during")
 		ids = append(ids, id)
 		f.exec(id, func(t *domain.Tenant) error {
-			return t.LinkWABA(domain.WABALinked{WABAID: "w", PhoneNumberID: "outage-" + string(id[:8]) + string(rune('a'+i))})
+			return t.LinkWABA(domain.WABALinked{WABAID: "w", PhoneNumberID: "outage-" + string(id[len(id)-8:]) + string(rune('a'+i))})
 		})
 	}
 	testkit.Until(t, 20*time.Second, "the outage noticed", func() bool {

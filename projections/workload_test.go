@@ -65,7 +65,7 @@ func (w *workload) step() {
 	}
 	switch op := w.rng.IntN(10); {
 	case op < 3:
-		waba := "waba-" + string(id[:8])
+		waba := "waba-" + string(id[len(id)-8:])
 		p := w.phone()
 		w.f.exec(id, func(t *domain.Tenant) error {
 			return t.LinkWABA(domain.WABALinked{WABAID: waba, PhoneNumberID: p, DisplayPhoneNumber: "+" + p})

@@ -16,7 +16,8 @@ export function eventItem(e, { showTenant = false } = {}) {
       h('span', {}, `version ${e.version}`),
       h('span', {}, `position ${e.position}`),
       h('time', { datetime: e.occurredAt }, time(e.occurredAt)),
-      showTenant && tenantId ? h('a', { href: `#/tenants/${tenantId}` }, `tenant ${tenantId.slice(0, 8)}`) : null),
+      // Ids are time-ordered (UUID v7): their end tells tenants apart, not their start.
+      showTenant && tenantId ? h('a', { href: `#/tenants/${tenantId}`, title: tenantId }, `tenant …${tenantId.slice(-8)}`) : null),
     h('div', { class: 'event-meta muted' },
       h('span', {}, `actor ${m.actor || '—'}`),
       h('span', {}, `request ${m.requestId || '—'}`)),
