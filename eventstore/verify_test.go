@@ -78,6 +78,8 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			ELSE (SELECT chain_hash FROM es_events WHERE global_position = 40) END WHERE global_position IN (40, 41)`, 40, ""},
 		{"swapped payloads", `UPDATE es_events e SET data = o.data FROM es_events o
 			WHERE (e.global_position, o.global_position) IN ((7, 8), (8, 7))`, 7, "edited"},
+		// No foreign key ties events to their stream (migration 00011): verify does.
+		{"stream row deleted", `DELETE FROM es_streams WHERE stream_id = (SELECT stream_id FROM es_events WHERE global_position = 33)`, 60, "not recorded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
