@@ -247,7 +247,7 @@ func (m *Tenants) List(ctx context.Context, statuses []domain.Status, search, cu
 	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants
 		WHERE status = ANY($1) AND (created_at, tenant_id) > ($2, $3::uuid)
 		AND ($5 = '' OR name ILIKE $6 OR external_ref ILIKE $6)
-		ORDER BY created_at, tenant_id LIMIT $4`, ss, after, afterID, limit+1, search, pattern)
+		ORDER BY created_at, tenant_id LIMIT $4`, postgres.PlanEachTime, ss, after, afterID, limit+1, search, pattern)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tenants: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/internal/postgres"
 )
 
 // States returns the current state of each listed tenant that has a row, in
@@ -21,7 +22,7 @@ func (m *Tenants) States(ctx context.Context, ids []domain.TenantID) (map[domain
 	for i, id := range ids {
 		ss[i] = string(id)
 	}
-	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants WHERE tenant_id = ANY($1::uuid[])`, ss)
+	rows, err := m.pool.Query(ctx, `SELECT state FROM tenants WHERE tenant_id = ANY($1::uuid[])`, postgres.PlanEachTime, ss)
 	if err != nil {
 		return nil, fmt.Errorf("load tenant states: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"tenant-service/domain"
@@ -85,3 +86,12 @@ func unavailable(err error) bool {
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }
+
+// PlanEachTime, passed as a query's first argument, has PostgreSQL plan the
+// query at every execution, for its actual arguments, instead of reusing a
+// plan cached on the connection. Use it for lookups of a list of keys in a
+// table that grows: a plan cached while the table was small is a
+// sequential scan, kept until the table is next analyzed, and each
+// execution then reads the whole table. (Planning costs tens of
+// microseconds; keep it off statements that run many times a second.)
+const PlanEachTime = pgx.QueryExecModeCacheDescribe
