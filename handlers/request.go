@@ -214,13 +214,15 @@ func (s *Server) decodeJSON(c *gin.Context, raw []byte, v any) bool {
 		s.fail(c, domain.Invalid(domain.FieldError{Field: "body", Message: "a JSON object is required"}))
 		return false
 	}
-	if name := unknownField(raw, reflect.TypeOf(v)); name != "" {
-		s.fail(c, domain.Invalid(domain.FieldError{Field: name, Message: "is not a known field"}))
-		return false
-	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// An unknown field is named first, with its path, whatever else is
+		// wrong. Only a body that failed needs the second, slower pass.
+		if name := unknownField(raw, reflect.TypeOf(v)); name != "" {
+			s.fail(c, domain.Invalid(domain.FieldError{Field: name, Message: "is not a known field"}))
+			return false
+		}
 		s.fail(c, domain.Invalid(jsonFieldError(err)))
 		return false
 	}
