@@ -21,7 +21,8 @@ import (
 
 // A group commits in two round trips, whatever its size:
 //
-//  1. BEGIN; lock the group's existing streams (in stream id order, so two
+//  1. BEGIN; lock the inline projections' tables (LockedTables); lock the
+//     group's existing streams (in stream id order, so two
 //     groups never deadlock) and read their versions and last hashes; read
 //     the idempotency scopes already claimed. Appends whose expected version
 //     is wrong, or whose scope was answered before, are answered now. The
@@ -203,6 +204,9 @@ func (s *Store) lockStreams(ctx context.Context, conn *pgxpool.Conn, batch []*re
 	}
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
+	if s.lockTables != "" {
+		b.Queue(s.lockTables) // see LockedTables
+	}
 	b.Queue(`SELECT stream_id, version, last_hash, updated_at FROM es_streams
 		WHERE stream_id = ANY($1) ORDER BY stream_id FOR UPDATE`, streams)
 	if len(scopes) > 0 {
@@ -219,6 +223,11 @@ func (s *Store) lockStreams(ctx context.Context, conn *pgxpool.Conn, batch []*re
 	err := func() error {
 		if _, err := br.Exec(); err != nil {
 			return err
+		}
+		if s.lockTables != "" {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
 		}
 		q, err := br.Query()
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +27,20 @@ const NotifyChannel = "es_events"
 // are not assigned yet (zero).
 type InlineProjection interface {
 	Inline(before domain.State, events []domain.StoredEvent) ([]Statement, error)
+}
+
+// LockedTables is an inline projection whose tables another transaction
+// may lock in EXCLUSIVE mode, in the order Tables gives, while appends run
+// (a rebuild swapping a recomputed model in). An append that reads before
+// it writes (every group that does not only create streams) takes ROW
+// EXCLUSIVE on them, in that order, right after BEGIN. Without it, a
+// statement the group's connection prepares inside the transaction locks
+// its table as PostgreSQL parses it, before the statements ahead of it
+// run: a claim's table before the tenant's row. A rebuild holding the
+// first table and waiting for the second then deadlocks with the group.
+type LockedTables interface {
+	InlineProjection
+	Tables() []string
 }
 
 // Statement is one write an append makes beside its events; see
@@ -87,6 +102,7 @@ type Store struct {
 	*Reader
 	now           func() time.Time
 	inline        []InlineProjection
+	lockTables    string // LOCK TABLE of the inline projections' LockedTables, or ""
 	snapshotEvery domain.Version
 	groups        groups
 	signal        signaller
@@ -118,6 +134,15 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 	}
 	s := &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
 		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
+	var tables []string
+	for _, p := range s.inline {
+		if lt, ok := p.(LockedTables); ok {
+			tables = append(tables, lt.Tables()...)
+		}
+	}
+	if len(tables) > 0 {
+		s.lockTables = "LOCK TABLE " + strings.Join(tables, ", ") + " IN ROW EXCLUSIVE MODE"
+	}
 	if cfg.TracerProvider != nil {
 		s.tracer = cfg.TracerProvider.Tracer(tracerName)
 	}

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,6 +88,14 @@ func rewriteShadow(ctx context.Context, tx pgx.Tx, ids map[domain.TenantID]bool,
 	return writeShadow(ctx, tx, r)
 }
 
+// modelTables are the tables of the PostgreSQL read model, in the order
+// lockModel locks them. Appends that read before they write lock them in
+// the same order first (Tables, eventstore.LockedTables).
+var modelTables = []string{"tenants", "phone_number_claims", "integration_claims"}
+
+// Tables returns the read model's tables, for eventstore.LockedTables.
+func (m *Tenants) Tables() []string { return modelTables }
+
 // lockModel keeps appends out of the model until the transaction ends: a
 // group commit writes its tenants' rows before it takes the head lock.
 // EXCLUSIVE conflicts with every lock a write takes and with none a plain
@@ -94,7 +103,7 @@ func rewriteShadow(ctx context.Context, tx pgx.Tx, ids map[domain.TenantID]bool,
 // already wrote to the model to commit, so none of them holds a row the swap
 // changes, and none can be waiting for the head the caller locks next.
 func lockModel(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `LOCK TABLE tenants, phone_number_claims, integration_claims IN EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(modelTables, ", ")+` IN EXCLUSIVE MODE`); err != nil {
 		return fmt.Errorf("lock the model: %w", err)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"tenant-service/domain"
+	"tenant-service/eventstore"
 	"tenant-service/projections"
 )
 
@@ -342,3 +343,8 @@ func diffRows(got, want []string) error {
 	return fmt.Errorf("%d rows, want %d\nmissing (%d):\n  %s\nunexpected (%d):\n  %s",
 		len(got), len(want), len(missing), show(missing), len(extra), show(extra))
 }
+
+// Appends that read before they write lock the model's tables in the order
+// the rebuild locks them (TestRebuildTenantsUnderConcurrentWorkload
+// deadlocked without it).
+var _ eventstore.LockedTables = (*projections.Tenants)(nil)
