@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"tenant-service/domain"
-	"tenant-service/internal/postgres"
 	"tenant-service/internal/testenv"
 	"tenant-service/projections"
 )
@@ -18,17 +17,8 @@ import (
 // not be used once it has grown: that made every batch read the whole
 // table, costing more with every tenant created.
 func TestStatesDoNotKeepAPlanFromASmallTable(t *testing.T) {
-	cfg, err := pgxpool.ParseConfig(testenv.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.AfterConnect = postgres.RegisterTypes
-	cfg.MaxConns = 1 // one session: the one whose cached plans are checked
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	// One session: the one whose cached plans are checked.
+	pool := testenv.NewPool(t, func(cfg *pgxpool.Config) { cfg.MaxConns = 1 })
 	ctx := context.Background()
 	insert := func(n int) {
 		t.Helper()

@@ -21,8 +21,7 @@ type Buffered struct {
 
 	mu    sync.Mutex
 	buf   []byte
-	armed bool // the timer runs: buf holds lines
-	timer *time.Timer
+	timer *time.Timer // runs while buf holds lines
 }
 
 // NewBuffered returns a Buffered writing to w (max defaults to 32 KiB,
@@ -53,11 +52,10 @@ func (b *Buffered) Write(p []byte) (int, error) {
 		_, err := b.w.Write(p)
 		return len(p), err
 	}
-	b.buf = append(b.buf, p...)
-	if !b.armed {
-		b.armed = true
+	if len(b.buf) == 0 && len(p) > 0 {
 		b.timer.Reset(b.delay)
 	}
+	b.buf = append(b.buf, p...)
 	return len(p), nil
 }
 
@@ -69,13 +67,10 @@ func (b *Buffered) Flush() error {
 }
 
 func (b *Buffered) flushLocked() error {
-	if b.armed {
-		b.timer.Stop()
-		b.armed = false
-	}
 	if len(b.buf) == 0 {
 		return nil
 	}
+	b.timer.Stop()
 	_, err := b.w.Write(b.buf)
 	b.buf = b.buf[:0]
 	return err

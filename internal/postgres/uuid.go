@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -20,9 +21,9 @@ import (
 // refuses) exactly what it did before.
 func RegisterTypes(_ context.Context, conn *pgx.Conn) error {
 	m := conn.TypeMap()
-	uuid := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
-	m.RegisterType(uuid)
-	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: uuid}})
+	elem := &pgtype.Type{Name: "uuid", OID: pgtype.UUIDOID, Codec: uuidCodec{}}
+	m.RegisterType(elem)
+	m.RegisterType(&pgtype.Type{Name: "_uuid", OID: pgtype.UUIDArrayOID, Codec: &pgtype.ArrayCodec{ElementType: elem}})
 	return nil
 }
 
@@ -43,42 +44,13 @@ type uuidStringBinary struct{}
 var errNotCanonicalUUID = errors.New("not a canonical UUID string")
 
 func (uuidStringBinary) Encode(value any, buf []byte) ([]byte, error) {
-	b, ok := parseCanonicalUUID(value.(string))
-	if !ok {
+	s := value.(string)
+	if len(s) != 36 { // uuid.Parse also reads other forms; those stay text
+		return nil, errNotCanonicalUUID
+	}
+	b, err := uuid.Parse(s)
+	if err != nil {
 		return nil, errNotCanonicalUUID
 	}
 	return append(buf, b[:]...), nil
-}
-
-// parseCanonicalUUID parses xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx (either case).
-func parseCanonicalUUID(s string) (b [16]byte, ok bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return b, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-		}
-		hi, ok1 := unhex(s[i])
-		lo, ok2 := unhex(s[i+1])
-		if !ok1 || !ok2 {
-			return b, false
-		}
-		b[j] = hi<<4 | lo
-		j++
-	}
-	return b, true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

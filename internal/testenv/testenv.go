@@ -270,15 +270,19 @@ func NewDatabase(t testing.TB) string {
 	return WithDatabase(admin, name)
 }
 
-// NewPool creates a fresh, migrated database and a pool on it, closed at cleanup.
-func NewPool(t testing.TB) *pgxpool.Pool {
+// NewPool creates a fresh, migrated database and a pool on it, closed at
+// cleanup. Its connections are set up as the service's are; configure, when
+// given, changes the pool's configuration before it opens.
+func NewPool(t testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
-	// The service's own connection set-up, so tests send what it sends.
 	cfg, err := pgxpool.ParseConfig(NewDatabase(t))
 	if err != nil {
 		t.Fatalf("parse pool config: %v", err)
 	}
 	cfg.AfterConnect = postgres.RegisterTypes
+	for _, f := range configure {
+		f(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("open pool: %v", err)
