@@ -32,7 +32,7 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, configure .
 	pc.ConnConfig.DialFunc = dialPostgres
 	// A stuck transaction must not hold the head row (and so every append) for long.
 	pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "30000"
-	pc.AfterConnect = postgres.RegisterTypes
+	pc.AfterConnect = postgres.SetUpConn
 	for _, f := range configure {
 		f(pc)
 	}

@@ -279,7 +279,7 @@ func NewPool(t testing.TB, configure ...func(*pgxpool.Config)) *pgxpool.Pool {
 	if err != nil {
 		t.Fatalf("parse pool config: %v", err)
 	}
-	cfg.AfterConnect = postgres.RegisterTypes
+	cfg.AfterConnect = postgres.SetUpConn
 	for _, f := range configure {
 		f(cfg)
 	}
