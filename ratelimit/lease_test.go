@@ -23,20 +23,28 @@ func TestLeasesCutRedisCalls(t *testing.T) {
 }
 
 // Under overload, leases never let more through than the burst, what
-// refilled and one lease per replica.
+// refilled and one lease per replica. Every decision must come from Redis:
+// the calls get a generous timeout, because a call that fails open (past
+// the 50 ms default, as one can on a loaded machine) passes outside the
+// bucket, which is not what this test is about (failopen_test.go is).
 func TestLeasesKeepTheLimit(t *testing.T) {
-	first, rdb, prefix := newLimiter(t, Config{})
-	second, err := New(rdb, Config{Prefix: prefix}) // two replicas sharing the bucket
+	cfg := Config{Timeout: 5 * time.Second}
+	first, rdb, prefix := newLimiter(t, cfg)
+	cfg.Prefix = prefix
+	second, err := New(rdb, cfg) // two replicas sharing the bucket
 	if err != nil {
 		t.Fatal(err)
 	}
 	lim := Limit{PerSecond: 1000, Burst: 300} // lease size 10
 	calls := []*Limiter{first, second}
 	ctx := context.Background()
-	allowed := 0
+	allowed, unchecked := 0, 0
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, err := rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, l := range calls {
 		for w := 0; w < 4; w++ {
 			wg.Add(1)
@@ -48,19 +56,29 @@ func TestLeasesKeepTheLimit(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					if d.Allowed {
-						mu.Lock()
+					mu.Lock()
+					if d.Unchecked {
+						unchecked++
+					} else if d.Allowed {
 						allowed++
-						mu.Unlock()
 					}
+					mu.Unlock()
 				}
 			}()
 		}
 	}
 	wg.Wait()
+	if unchecked > 0 {
+		t.Fatalf("%d decisions were not checked with Redis (failed open)", unchecked)
+	}
 	// The burst passes, plus what refilled meanwhile, plus at most one lease
-	// per replica (the bucket is on Redis time; allow it 50 ms of skew).
-	refilled := int((time.Since(start) + 50*time.Millisecond).Seconds() * float64(lim.PerSecond))
+	// per replica. The bucket is on Redis's clock, so the time that passed is
+	// read from that clock too, with 50 ms to spare.
+	end, err := rdb.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refilled := int((end.Sub(start) + 50*time.Millisecond).Seconds() * float64(lim.PerSecond))
 	if max := lim.Burst + 2*lim.leaseSize() + refilled; allowed < lim.Burst || allowed > max {
 		t.Fatalf("allowed %d of 1200 under burst %d (at most %d)", allowed, lim.Burst, max)
 	}
