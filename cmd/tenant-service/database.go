@@ -48,12 +48,15 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, configure .
 }
 
 // ensureDatabase creates the configured database if the server says it does
-// not exist, connecting to the server's "postgres" database to do so.
+// not exist, connecting to the server's "postgres" database to do so. The
+// URL is parsed as the pool parses it, so that its pool settings
+// (pool_max_conns, ...) are not sent to the server as parameters.
 func ensureDatabase(ctx context.Context, dbURL string, log *slog.Logger) error {
-	cc, err := pgx.ParseConfig(dbURL)
+	pc, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return errors.New("DATABASE_URL is not a valid PostgreSQL URL")
 	}
+	cc := pc.ConnConfig
 	if cc.ConnectTimeout == 0 {
 		cc.ConnectTimeout = 5 * time.Second
 	}
