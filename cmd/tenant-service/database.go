@@ -19,15 +19,17 @@ import (
 // openDatabase creates the database when it is missing, opens a pool
 // (changed by configure, when given, before it opens) and migrates it.
 func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
-	if err := ensureDatabase(ctx, cfg.DatabaseURL, log); err != nil {
-		return nil, err
-	}
+	// Parsed as a pool URL, its pool settings (pool_max_conns, ...) are not
+	// sent to the server as parameters, which it would refuse.
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return nil, errors.New("DATABASE_URL is not a valid PostgreSQL URL")
 	}
 	if pc.ConnConfig.ConnectTimeout == 0 {
 		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	if err := ensureDatabase(ctx, pc.ConnConfig.Copy(), log); err != nil {
+		return nil, err
 	}
 	pc.ConnConfig.DialFunc = dialPostgres
 	// A stuck transaction must not hold the head row (and so every append) for long.
@@ -47,19 +49,10 @@ func openDatabase(ctx context.Context, cfg Config, log *slog.Logger, configure .
 	return pool, nil
 }
 
-// ensureDatabase creates the configured database if the server says it does
-// not exist, connecting to the server's "postgres" database to do so. The
-// URL is parsed as the pool parses it, so that its pool settings
-// (pool_max_conns, ...) are not sent to the server as parameters.
-func ensureDatabase(ctx context.Context, dbURL string, log *slog.Logger) error {
-	pc, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return errors.New("DATABASE_URL is not a valid PostgreSQL URL")
-	}
-	cc := pc.ConnConfig
-	if cc.ConnectTimeout == 0 {
-		cc.ConnectTimeout = 5 * time.Second
-	}
+// ensureDatabase creates cc's database if the server says it does not
+// exist, connecting to the server's "postgres" database to do so; cc is
+// changed.
+func ensureDatabase(ctx context.Context, cc *pgx.ConnConfig, log *slog.Logger) error {
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err == nil {
 		return conn.Close(ctx)
