@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"tenant-service/internal/testenv"
 )
@@ -19,20 +16,7 @@ import (
 // for the connection that creates a missing database too.
 func TestDatabaseURLCarriesPoolSettings(t *testing.T) {
 	ctx := context.Background()
-	admin := testenv.DatabaseURL(t)
-	name := fmt.Sprintf("ts_pool_settings_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			t.Errorf("drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(testenv.WithDatabase(admin, name))
+	u, err := url.Parse(testenv.MissingDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,15 +9,15 @@ import (
 
 // SetUpConn prepares a new connection as the service uses them: how it
 // sends parameters (RegisterTypes) and how its backend keeps freed memory
-// (RetainBackendHeap). Use it as pgxpool.Config.AfterConnect.
+// (retainBackendHeap). Use it as pgxpool.Config.AfterConnect.
 func SetUpConn(ctx context.Context, conn *pgx.Conn) error {
 	if err := RegisterTypes(ctx, conn); err != nil {
 		return err
 	}
-	return RetainBackendHeap(ctx, conn)
+	return retainBackendHeap(ctx, conn)
 }
 
-// RetainBackendHeap makes the connection's PostgreSQL backend keep up to
+// retainBackendHeap makes the connection's PostgreSQL backend keep up to
 // 2 MiB of the memory it frees for reuse, instead of handing it back to the
 // kernel after each statement.
 //
@@ -32,7 +32,7 @@ func SetUpConn(ctx context.Context, conn *pgx.Conn) error {
 // 32 MiB): building and dropping one 1 MiB value at connect does that.
 // Elsewhere (another C library, or glibc with fixed thresholds) it is one
 // 1 MiB allocation and nothing more.
-func RetainBackendHeap(ctx context.Context, conn *pgx.Conn) error {
+func retainBackendHeap(ctx context.Context, conn *pgx.Conn) error {
 	if _, err := conn.Exec(ctx, "SELECT octet_length(repeat('x', 1048576))"); err != nil {
 		return fmt.Errorf("set up connection: %w", err)
 	}

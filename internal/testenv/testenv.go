@@ -259,6 +259,22 @@ func NewDatabase(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
+	dropAtCleanup(t, admin, name)
+	return WithDatabase(admin, name)
+}
+
+// MissingDatabase returns the URL of a database that does not exist, for
+// code that creates it; it is dropped when the test ends.
+func MissingDatabase(t testing.TB) string {
+	t.Helper()
+	admin := DatabaseURL(t)
+	name := Name("ts_test_")
+	dropAtCleanup(t, admin, name)
+	return WithDatabase(admin, name)
+}
+
+// dropAtCleanup drops the database name, if it exists, when the test ends.
+func dropAtCleanup(t testing.TB, admin, name string) {
 	t.Cleanup(func() {
 		c, err := pgx.Connect(context.Background(), admin)
 		if err != nil {
@@ -267,7 +283,6 @@ func NewDatabase(t testing.TB) string {
 		defer c.Close(context.Background())
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	return WithDatabase(admin, name)
 }
 
 // NewPool creates a fresh, migrated database and a pool on it, closed at
