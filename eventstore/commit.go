@@ -73,10 +73,12 @@ type refusal struct {
 func (s *Store) commitGroup(batch []*request) {
 	ctx, cancel := groupContext(batch)
 	defer cancel()
+	// The group's span ends before any of the appends it commits is
+	// answered: it is a child of the oldest one's span, and a caller that
+	// has its answer finds the transaction's span complete.
 	var span trace.Span
 	if s.tracer != nil {
 		ctx, span = s.startCommit(ctx, batch)
-		defer span.End()
 	}
 	oldest := batch[0]
 	// Each refusal takes one append out, so the loop ends; only restarts
@@ -87,15 +89,18 @@ func (s *Store) commitGroup(batch []*request) {
 		batch = waiting
 		switch {
 		case err == nil && ref == nil:
+			if span != nil {
+				if restarts > 0 {
+					span.SetAttributes(attrRestarts.Int(restarts))
+				}
+				span.End()
+			}
 			for _, m := range members {
 				a := answer{res: m.result()}
 				if span != nil && m.r != oldest {
 					a.commit = span.SpanContext()
 				}
 				m.r.done <- a
-			}
-			if span != nil && restarts > 0 {
-				span.SetAttributes(attrRestarts.Int(restarts))
 			}
 			return
 		case err != nil:
@@ -105,6 +110,7 @@ func (s *Store) commitGroup(batch []*request) {
 			if span != nil {
 				span.SetAttributes(attrRestarts.Int(restarts - 1))
 				span.SetStatus(codes.Error, err.Error())
+				span.End()
 			}
 			for _, r := range batch {
 				r.done <- answer{err: err}
@@ -124,6 +130,10 @@ func (s *Store) commitGroup(batch []*request) {
 		default:
 			r.done <- answer{err: domain.ErrConcurrentWrite}
 		}
+	}
+	// Every append was refused.
+	if span != nil {
+		span.End()
 	}
 }
 
