@@ -9,7 +9,7 @@ import (
 // coalescingConn is the relay's connection to the broker: writes made while
 // an earlier one is on its way are sent together, in one write system call
 // and one TCP segment for the broker to read. amqp091-go flushes after every
-// message, and the relay publishes a batch's events from many lanes at once:
+// message, and the relay publishes a wave of a batch's events back to back:
 // one write per message cost the relay and the broker more than the
 // messages (measured: creates +13-15% with the broker on the same machine).
 // An idle connection's write goes out at once, from a goroutine that writes

@@ -45,10 +45,11 @@
 // of the batch. Any failure fails the batch and the runner retries it, so
 // delivery is at least once and a duplicate carries the same message id.
 //
-// Order: a batch is split by tenant over InFlight lanes (default 128). A
-// lane publishes its events in commit order and waits for each confirm
-// before the next, so at most one event per tenant is unconfirmed at any
-// time; the lanes together keep up to InFlight confirms outstanding. Even
+// Order: a batch is grouped by tenant and published in waves: a wave
+// publishes the next event of each of up to InFlight tenants (default 128)
+// and waits for their confirms, so a tenant's events go out in commit
+// order, at most one of them unconfirmed at any time, while up to InFlight
+// confirms are outstanding. Even
 // when the broker refuses an event or the connection breaks mid-batch, and
 // the retried batch repeats events already delivered, a consumer sees each
 // tenant's events for the first time in commit order.

@@ -225,3 +225,16 @@ func checkTenantOrder(t testing.TB, deliveries []amqp.Delivery, want []domain.St
 		}
 	}
 }
+
+// checkOnce fails when an event was delivered twice: without a failure the
+// relay publishes each one once.
+func checkOnce(t testing.TB, deliveries []amqp.Delivery) {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, d := range deliveries {
+		if ids[d.MessageId] {
+			t.Fatalf("event %s published twice without a failure", d.MessageId)
+		}
+		ids[d.MessageId] = true
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,52 +24,30 @@ type outgoing struct {
 // up, before it breaks the connection under any that are blocked writing.
 const stuckGrace = time.Second
 
-// publishAll publishes the batch over up to InFlight lanes. The batch is
-// grouped by tenant; each lane takes the next tenant's group, publishes its
-// events in batch order and waits for each confirm before the next, so a
-// tenant's events reach the exchange in commit order even when the broker
-// refuses one. Lanes take groups as they free up, so a few large tenants do
-// not leave the others' lanes idle, and together they keep up to InFlight
-// confirms outstanding. It returns the first failure, after every lane
-// stopped, or a timeout when PublishTimeout passes with no confirm at all.
+// publishAll publishes the batch in waves (see publishWaves) and returns
+// nil once the broker confirmed every event. It returns the first failure,
+// or a timeout when PublishTimeout passes with no confirm at all.
 func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	var progress atomic.Int64 // unix nanos of the latest confirm
 	progress.Store(time.Now().UnixNano())
-	var wg sync.WaitGroup
-	var failed atomic.Bool
-	groups := byTenant(msgs)
-	next := make(chan []int, len(groups))
-	for _, g := range groups {
-		next <- g
-	}
-	close(next)
-	for i := range min(r.cfg.InFlight, len(groups)) {
-		ch := s.chans[i%len(s.chans)]
-		wg.Go(func() {
-			for group := range next {
-				if ctx.Err() != nil {
-					return
-				}
-				if err := r.publishLane(ctx, s, ch, msgs, group, &progress); err != nil {
-					failed.Store(true)
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
+	var failure error // read once finished is closed
 	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
+	go func() {
+		defer close(finished)
+		if failure = r.publishWaves(ctx, s, msgs, &progress); failure != nil {
+			cancel(failure)
+		}
+	}()
 
 	tick := time.NewTicker(max(r.cfg.PublishTimeout/10, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
 		case <-finished:
-			if !failed.Load() {
+			if failure == nil {
 				return nil // every event confirmed, even if ctx ended just now
 			}
 			return context.Cause(ctx)
@@ -79,14 +56,14 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 				cancel(fmt.Errorf("no publisher confirm for %s", idle.Round(time.Millisecond)))
 			}
 		case <-ctx.Done():
-			// Lanes waiting for a confirm return at once; one blocked writing
-			// to a broker that stopped reading returns only when the
-			// connection closes, so close it if the lanes do not come back.
+			// The publisher waiting for a confirm returns at once; one
+			// blocked writing to a broker that stopped reading returns only
+			// when the connection closes, so close it if it does not come back.
 			if !wait(finished, stuckGrace) {
 				s.fail(fmt.Errorf("%w: publishers stuck: %w", ErrNotConnected, context.Cause(ctx)))
 				wait(finished, stuckGrace)
 			}
-			if isClosed(finished) && !failed.Load() {
+			if isClosed(finished) && failure == nil {
 				return nil
 			}
 			return context.Cause(ctx)
@@ -94,46 +71,117 @@ func (r *Relay) publishAll(ctx context.Context, s *session, msgs []outgoing) err
 	}
 }
 
-// publishLane publishes the lane's events one after the other, each after
-// the previous one's confirm.
-func (r *Relay) publishLane(ctx context.Context, s *session, ch *amqp.Channel, msgs []outgoing, lane []int, progress *atomic.Int64) error {
-	for _, i := range lane {
-		if err := r.publishOne(ctx, s, ch, msgs[i]); err != nil {
+// publishWaves publishes the batch grouped by tenant, in waves: a wave
+// publishes the next event of each of up to InFlight tenants back to back,
+// spread over the channels, then waits for their confirms. A tenant's next
+// event goes out only after the broker confirmed the previous one, so its
+// events reach the exchange in commit order even when the broker refuses
+// one; a tenant with nothing left makes room for the next, in order of
+// their first events. One goroutine keeps up to InFlight confirms
+// outstanding: a batch of one event per tenant (creates) is one wave, its
+// confirms awaited together rather than by a goroutine each.
+func (r *Relay) publishWaves(ctx context.Context, s *session, msgs []outgoing, progress *atomic.Int64) error {
+	groups := byTenant(msgs)
+	active := make([][]int, 0, min(r.cfg.InFlight, len(groups))) // each tenant's events not yet confirmed
+	wave := make([]sent, 0, cap(active))
+	next := 0
+	for {
+		for ; len(active) < r.cfg.InFlight && next < len(groups); next++ {
+			active = append(active, groups[next])
+		}
+		if len(active) == 0 {
+			return nil
+		}
+		wave = wave[:0]
+		var err error
+		for k, lane := range active {
+			if ctx.Err() != nil {
+				err = context.Cause(ctx)
+				break
+			}
+			var out sent
+			if out, err = r.publish(ctx, s, s.chans[k%len(s.chans)], &msgs[lane[0]]); err != nil {
+				break
+			}
+			wave = append(wave, out)
+		}
+		for _, out := range wave {
+			if err != nil {
+				// The batch failed: its remaining confirms do not matter.
+				r.stats.inFlight.Add(-1)
+				out.endSpan(err)
+				continue
+			}
+			if err = r.confirm(ctx, s, out); err == nil {
+				progress.Store(time.Now().UnixNano())
+				r.confirmed.Add(1)
+			}
+		}
+		if err != nil {
 			return err
 		}
-		progress.Store(time.Now().UnixNano())
-		r.confirmed.Add(1)
+		kept := active[:0]
+		for _, lane := range active {
+			if len(lane) > 1 {
+				kept = append(kept, lane[1:])
+			}
+		}
+		active = kept
 	}
-	return nil
 }
 
-// publishOne publishes one event and waits for its confirm, in a span of
-// its own when the relay traces.
-func (r *Relay) publishOne(ctx context.Context, s *session, ch *amqp.Channel, m outgoing) (err error) {
+// sent is a published event waiting for its confirm.
+type sent struct {
+	m    *outgoing
+	ch   *amqp.Channel
+	dc   *amqp.DeferredConfirmation
+	span trace.Span // nil when the relay does not trace
+}
+
+// publish publishes one event, in a span of its own when the relay traces,
+// which ends with its confirm.
+func (r *Relay) publish(ctx context.Context, s *session, ch *amqp.Channel, m *outgoing) (out sent, err error) {
+	out = sent{m: m, ch: ch}
+	pctx := ctx
 	if r.tracer != nil {
-		var span trace.Span
-		ctx, span = r.startPublish(ctx, &m)
-		defer func() { endPublish(span, err) }()
+		pctx, out.span = r.startPublish(ctx, m)
 	}
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, r.cfg.Exchange, m.key, false, false, m.pub)
+	out.dc, err = ch.PublishWithDeferredConfirmWithContext(pctx, r.cfg.Exchange, m.key, false, false, m.pub)
+	if err == nil && out.dc == nil {
+		err = errors.New("channel is not in confirm mode")
+	} else if err != nil {
+		err = fmt.Errorf("publish: %w", err)
+	}
 	if err != nil {
-		return laneErr(ctx, s, ch, m, fmt.Errorf("publish: %w", err))
-	}
-	if dc == nil {
-		return laneErr(ctx, s, ch, m, errors.New("channel is not in confirm mode"))
+		err = laneErr(ctx, s, ch, *m, err)
+		out.endSpan(err)
+		return sent{}, err
 	}
 	r.stats.published.Add(1)
 	r.stats.inFlight.Add(1)
-	acked, err := dc.WaitContext(ctx)
+	return out, nil
+}
+
+// confirm waits for the broker's confirm of a published event.
+func (r *Relay) confirm(ctx context.Context, s *session, out sent) (err error) {
+	defer func() { out.endSpan(err) }()
+	acked, werr := out.dc.WaitContext(ctx)
 	r.stats.inFlight.Add(-1)
-	if err != nil {
+	if werr != nil {
 		return context.Cause(ctx)
 	}
 	if !acked {
 		r.stats.nacked.Add(1)
-		return laneErr(ctx, s, ch, m, errors.New("broker refused it (negative confirm)"))
+		return laneErr(ctx, s, out.ch, *out.m, errors.New("broker refused it (negative confirm)"))
 	}
 	return nil
+}
+
+// endSpan ends the event's span, failed unless err is nil.
+func (out sent) endSpan(err error) {
+	if out.span != nil {
+		endPublish(out.span, err)
+	}
 }
 
 // laneErr names the event and prefers the broken session's reason (a lost

@@ -31,9 +31,9 @@ type RelayConfig struct {
 	// Exchange is the topic exchange events are published on. Default
 	// "tenant.events".
 	Exchange string
-	// InFlight is the number of publishers a batch is split over by tenant;
-	// each waits for the confirm of one event before publishing the next, so
-	// up to InFlight confirms are outstanding at once. Default 128.
+	// InFlight is how many tenants' events a batch publishes at once: one
+	// event of each, then their confirms, then each one's next event, so up
+	// to InFlight confirms are outstanding at once. Default 128.
 	InFlight int
 	// Channels is the number of AMQP channels (in confirm mode) the
 	// publishers share. Default 4.
