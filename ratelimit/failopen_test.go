@@ -147,8 +147,10 @@ func TestRecoversAfterOutage(t *testing.T) {
 	rdb.AddHook(&cmds)
 	clock := testkit.NewClock()
 	var logs logBuffer
+	// While up, Redis decides (see slowMachineTimeout); while down, it
+	// refuses connections at once.
 	l, err := New(rdb, Config{Prefix: prefix, FailureThreshold: 2, Cooldown: time.Second,
-		Now: clock.Now, Log: logs.logger()})
+		Timeout: slowMachineTimeout, Now: clock.Now, Log: logs.logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,12 +23,10 @@ func TestLeasesCutRedisCalls(t *testing.T) {
 }
 
 // Under overload, leases never let more through than the burst, what
-// refilled and one lease per replica. Every decision must come from Redis:
-// the calls get a generous timeout, because a call that fails open (past
-// the 50 ms default, as one can on a loaded machine) passes outside the
-// bucket, which is not what this test is about (failopen_test.go is).
+// refilled and one lease per replica. Every decision must come from Redis
+// (see slowMachineTimeout).
 func TestLeasesKeepTheLimit(t *testing.T) {
-	cfg := Config{Timeout: 5 * time.Second}
+	cfg := Config{Timeout: slowMachineTimeout}
 	first, rdb, prefix := newLimiter(t, cfg)
 	cfg.Prefix = prefix
 	second, err := New(rdb, cfg) // two replicas sharing the bucket

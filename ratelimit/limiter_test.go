@@ -128,7 +128,7 @@ func TestOtherPrefixIsIndependent(t *testing.T) {
 
 func TestConcurrentCallersNeverExceedBurst(t *testing.T) {
 	t.Parallel()
-	l, _, _ := newLimiter(t, Config{Timeout: 5 * time.Second})
+	l, _, _ := newLimiter(t, Config{})
 	lim := Limit{PerSecond: 1, Burst: 20}
 	key := Tenant("tenant-concurrent")
 
