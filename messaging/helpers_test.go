@@ -160,6 +160,37 @@ func (tp *tap) take(t testing.TB, n int) []amqp.Delivery {
 	return out
 }
 
+// takeAll returns deliveries until every event of want was delivered at
+// least once (a retried batch adds duplicates), after those already taken,
+// failing the test after a generous wait. Waiting for the events rather
+// than for a quiet spell keeps a slow consumer from missing some.
+func (tp *tap) takeAll(t testing.TB, want []domain.StoredEvent, already ...amqp.Delivery) []amqp.Delivery {
+	t.Helper()
+	missing := make(map[string]bool, len(want))
+	for _, e := range want {
+		missing[e.EventID] = true
+	}
+	out := append([]amqp.Delivery(nil), already...)
+	for _, d := range out {
+		delete(missing, d.MessageId)
+	}
+	timeout := time.NewTimer(30 * time.Second)
+	defer timeout.Stop()
+	for len(missing) > 0 {
+		select {
+		case d, ok := <-tp.deliveries:
+			if !ok {
+				t.Fatalf("tap %s closed with %d of %d events delivered", tp.queue, len(want)-len(missing), len(want))
+			}
+			out = append(out, d)
+			delete(missing, d.MessageId)
+		case <-timeout.C:
+			t.Fatalf("tap %s: %d of %d events delivered after 30s", tp.queue, len(want)-len(missing), len(want))
+		}
+	}
+	return out
+}
+
 // publishRaw publishes a message to the exchange outside the relay.
 func (tp *topology) publishRaw(t testing.TB, key string, msg amqp.Publishing) {
 	t.Helper()
