@@ -79,12 +79,17 @@ func TestRelayPublishesEveryEventType(t *testing.T) {
 
 func TestRelayKeepsTenantOrderWithManyInFlight(t *testing.T) {
 	t.Parallel()
+	relayInOrderOnce(t, RelayConfig{InFlight: 64, Channels: 3}, interleaved(t, 150, 20, 0))
+}
+
+// relayInOrderOnce relays the events in one batch and checks that each
+// tenant's arrived in order, each event once.
+func relayInOrderOnce(t *testing.T, cfg RelayConfig, events []domain.StoredEvent) {
+	t.Helper()
 	tp := newTopology(t)
-	r := tp.relay(t, "", RelayConfig{InFlight: 64, Channels: 3})
+	r := tp.relay(t, "", cfg)
 	waitReady(t, r)
 	tap := tp.tap(t, AllEvents)
-
-	events := interleaved(t, 150, 20, 0)
 	mustHandle(t, r, events)
 	got := tap.take(t, len(events))
 	checkTenantOrder(t, got, events)
@@ -95,11 +100,6 @@ func TestRelayKeepsTenantOrderWithManyInFlight(t *testing.T) {
 // with more still publish theirs, one confirm at a time.
 func TestRelayKeepsTenantOrderWithUnevenTenants(t *testing.T) {
 	t.Parallel()
-	tp := newTopology(t)
-	r := tp.relay(t, "", RelayConfig{InFlight: 8, Channels: 2})
-	waitReady(t, r)
-	tap := tp.tap(t, AllEvents)
-
 	// Tenant i has i%7+1 events, interleaved in batch order as commits are.
 	types := domain.EventTypes()
 	ids := make([]domain.TenantID, 30)
@@ -115,10 +115,7 @@ func TestRelayKeepsTenantOrderWithUnevenTenants(t *testing.T) {
 			}
 		}
 	}
-	mustHandle(t, r, events)
-	got := tap.take(t, len(events))
-	checkTenantOrder(t, got, events)
-	checkOnce(t, got)
+	relayInOrderOnce(t, RelayConfig{InFlight: 8, Channels: 2}, events)
 }
 
 // A consumer that declares the exchange first, the usual way (as amqplib's
