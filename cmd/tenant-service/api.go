@@ -50,6 +50,7 @@ func (a *App) openAPI() error {
 		resolver = a.memory
 	}
 	if a.limiter, err = ratelimit.New(a.rdb, ratelimit.Config{Prefix: a.cfg.RedisKeyPrefix, Log: a.log, KeyLimit: a.cfg.KeyRateLimit,
+		Timeout: a.cfg.RateLimitTimeout,
 		// Platform services resolve on every inbound message; people and dashboards far less.
 		RoleLimits: map[string]ratelimit.Limit{string(handlers.RoleService): a.cfg.ServiceKeyRateLimit}}); err != nil {
 		return err

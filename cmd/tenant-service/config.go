@@ -69,6 +69,10 @@ type Config struct {
 	// limits each admin or auditor API key; ServiceKeyRateLimit
 	// (SERVICE_KEY_RATE_LIMIT, default 20000:40000) each service key.
 	KeyRateLimit, ServiceKeyRateLimit ratelimit.Limit
+	// RateLimitTimeout (RATE_LIMIT_TIMEOUT, default 50ms) bounds each rate
+	// limit check's call to Redis; a check that takes longer lets its
+	// request through unchecked, as when Redis is down.
+	RateLimitTimeout time.Duration
 
 	// ResolveCacheEntries (RESOLVE_CACHE_ENTRIES, default 50000) bounds the
 	// resolve lookups each replica keeps in memory; 0 turns the memory off
@@ -135,11 +139,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		*l.dst = lim
 	}
-	timeout, err := time.ParseDuration(get("META_GRAPH_TIMEOUT", "10s"))
-	if err != nil || timeout <= 0 {
-		errs = append(errs, fmt.Errorf("META_GRAPH_TIMEOUT must be a duration such as 10s, not %q", getenv("META_GRAPH_TIMEOUT")))
+	for _, d := range []struct {
+		name, def string
+		dst       *time.Duration
+	}{{"META_GRAPH_TIMEOUT", "10s", &c.MetaGraphTimeout}, {"RATE_LIMIT_TIMEOUT", "50ms", &c.RateLimitTimeout}} {
+		v, err := time.ParseDuration(get(d.name, d.def))
+		if err != nil || v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be a duration such as %s, not %q", d.name, d.def, getenv(d.name)))
+		}
+		*d.dst = v
 	}
-	c.MetaGraphTimeout = timeout
 	entries, err := strconv.Atoi(get("RESOLVE_CACHE_ENTRIES", strconv.Itoa(projections.DefaultMemoryEntries)))
 	if err != nil || entries < 0 {
 		errs = append(errs, fmt.Errorf("RESOLVE_CACHE_ENTRIES must be a whole number, 0 to turn the memory off, not %q", getenv("RESOLVE_CACHE_ENTRIES")))

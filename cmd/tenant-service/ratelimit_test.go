@@ -2,14 +2,24 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
+
+// limitTestTimeout is RATE_LIMIT_TIMEOUT in the tests that count refusals:
+// on a loaded machine a Redis call can take longer than the 50ms default,
+// and a check that times out lets its request through unchecked (by
+// design), which would read as a limit not enforced.
+const limitTestTimeout = "5s"
 
 // A tenant's own rate limit applies to its token and secret routes: past the
 // burst the answer is 429 with Retry-After, and other tenants are unaffected.
 func TestTenantRateLimit(t *testing.T) {
 	t.Parallel()
-	a := newTestApp(t)
+	env := testEnv(t)
+	env["RATE_LIMIT_TIMEOUT"] = limitTestTimeout
+	a := startApp(t, env)
 	r := a.do("POST", "/api/tenants", adminKey, `{"name":"Limited","settings":{"rateLimit":{"perSecond":1,"burst":2}}}`)
 	id := r.json(t)["tenantId"].(string)
 	other := a.createTenant("Unlimited")
@@ -38,6 +48,7 @@ func TestAPIKeyRateLimit(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	env["API_KEY_RATE_LIMIT"] = "2:10"
+	env["RATE_LIMIT_TIMEOUT"] = limitTestTimeout
 	a := startApp(t, env)
 	limited := false
 	for i := 0; i < 40 && !limited; i++ {
@@ -56,5 +67,22 @@ func TestAPIKeyRateLimit(t *testing.T) {
 	// The auditor key has its own bucket.
 	if r := a.do("GET", "/api/tenants?limit=1", auditorKey, ""); r.status != 200 {
 		t.Fatalf("another key limited: %d", r.status)
+	}
+}
+
+// RATE_LIMIT_TIMEOUT bounds each check's Redis call: 50ms unless set, and a
+// value that is not a positive duration is refused by name.
+func TestRateLimitTimeoutSetting(t *testing.T) {
+	for value, want := range map[string]time.Duration{"": 50 * time.Millisecond, "250ms": 250 * time.Millisecond, "2s": 2 * time.Second} {
+		cfg, err := loadConfig(func(k string) string { return map[string]string{"RATE_LIMIT_TIMEOUT": value}[k] })
+		if err != nil || cfg.RateLimitTimeout != want {
+			t.Errorf("RATE_LIMIT_TIMEOUT=%q: %v, %v; want %v", value, cfg.RateLimitTimeout, err, want)
+		}
+	}
+	for _, bad := range []string{"fast", "0", "-1s", "50"} {
+		_, err := loadConfig(func(k string) string { return map[string]string{"RATE_LIMIT_TIMEOUT": bad}[k] })
+		if err == nil || !strings.Contains(err.Error(), "RATE_LIMIT_TIMEOUT") {
+			t.Errorf("RATE_LIMIT_TIMEOUT=%q: %v", bad, err)
+		}
 	}
 }
