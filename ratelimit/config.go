@@ -12,6 +12,9 @@ import (
 // DefaultKeyLimit is the per-API-key limit when Config.KeyLimit is zero.
 var DefaultKeyLimit = Limit{PerSecond: 100, Burst: 200}
 
+// DefaultTimeout bounds each Redis call when Config.Timeout is zero.
+const DefaultTimeout = 50 * time.Millisecond
+
 // Config tunes a Limiter.
 type Config struct {
 	// Prefix starts every key (REDIS_KEY_PREFIX). Default empty.
@@ -26,7 +29,7 @@ type Config struct {
 	// TenantLimit applies to tenants without their own settings.rateLimit.
 	// Default zero: such tenants are not limited per tenant.
 	TenantLimit Limit
-	// Timeout bounds each Redis call. Default 50ms.
+	// Timeout bounds each Redis call. Default DefaultTimeout.
 	Timeout time.Duration
 	// FailClosed refuses requests with a KindUnavailable error (503) when
 	// Redis cannot be asked. Default false: fail open, allowing them.
@@ -79,7 +82,7 @@ func (c Config) withDefaults() Config {
 		c.KeyLimit = DefaultKeyLimit
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 50 * time.Millisecond
+		c.Timeout = DefaultTimeout
 	}
 	if c.FailureThreshold == 0 {
 		c.FailureThreshold = 3

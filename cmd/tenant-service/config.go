@@ -142,7 +142,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	for _, d := range []struct {
 		name, def string
 		dst       *time.Duration
-	}{{"META_GRAPH_TIMEOUT", "10s", &c.MetaGraphTimeout}, {"RATE_LIMIT_TIMEOUT", "50ms", &c.RateLimitTimeout}} {
+	}{{"META_GRAPH_TIMEOUT", "10s", &c.MetaGraphTimeout}, {"RATE_LIMIT_TIMEOUT", ratelimit.DefaultTimeout.String(), &c.RateLimitTimeout}} {
 		v, err := time.ParseDuration(get(d.name, d.def))
 		if err != nil || v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be a duration such as %s, not %q", d.name, d.def, getenv(d.name)))
