@@ -147,10 +147,11 @@ func (r *Relay) publish(ctx context.Context, s *session, ch *amqp.Channel, m *ou
 		pctx, out.span = r.startPublish(ctx, m)
 	}
 	out.dc, err = ch.PublishWithDeferredConfirmWithContext(pctx, r.cfg.Exchange, m.key, false, false, m.pub)
-	if err == nil && out.dc == nil {
-		err = errors.New("channel is not in confirm mode")
-	} else if err != nil {
+	switch {
+	case err != nil:
 		err = fmt.Errorf("publish: %w", err)
+	case out.dc == nil:
+		err = errors.New("channel is not in confirm mode")
 	}
 	if err != nil {
 		err = laneErr(ctx, s, ch, *m, err)
