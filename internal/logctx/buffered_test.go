@@ -2,6 +2,7 @@ package logctx
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -28,6 +29,16 @@ func (w *writes) snapshot() []string {
 	return append([]string(nil), w.calls...)
 }
 
+// waitFor returns the writes once there are n of them, or what there is
+// after five seconds.
+func (w *writes) waitFor(n int) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.snapshot()) < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	return w.snapshot()
+}
+
 func TestBufferedBatchesLinesInOrder(t *testing.T) {
 	var w writes
 	b := NewBuffered(&w, 64, time.Hour)
@@ -39,7 +50,9 @@ func TestBufferedBatchesLinesInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := w.snapshot(); len(got) != 2 {
+	// The two full batches are written without a Flush, by goroutines of
+	// their own.
+	if got := w.waitFor(2); len(got) != 2 {
 		t.Fatalf("before Flush: %d writes %q, want 2 full batches", len(got), got)
 	}
 	if err := b.Flush(); err != nil {
@@ -147,3 +160,95 @@ func TestBufferedConcurrentLinesStayWhole(t *testing.T) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// stalled is a writer whose writes wait until release is closed.
+type stalled struct {
+	writes
+	entered chan struct{} // receives at the start of every write
+	release chan struct{}
+}
+
+func (s *stalled) Write(p []byte) (int, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.writes.Write(p)
+}
+
+func TestBufferedStalledWriteHoldsNoLoggerUntilTheNextBatchFills(t *testing.T) {
+	w := &stalled{entered: make(chan struct{}, 10), release: make(chan struct{})}
+	b := NewBuffered(w, 16, time.Hour)
+	// write writes lines in a goroutine and says whether they returned
+	// within wait.
+	write := func(wait time.Duration, lines ...string) (returned bool, done <-chan struct{}) {
+		ch := make(chan struct{})
+		go func() {
+			defer close(ch)
+			for _, l := range lines {
+				if _, err := b.Write([]byte(l)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+		select {
+		case <-ch:
+			return true, ch
+		case <-time.After(wait):
+			return false, ch
+		}
+	}
+	// A full batch is handed to a writer, which stalls.
+	if ok, _ := write(5*time.Second, "0123456789abcde\n"); !ok {
+		t.Fatal("Write waited for a stalled write of its own line")
+	}
+	select {
+	case <-w.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a full batch was not handed to a writer")
+	}
+	// The next batch gathers meanwhile, without waiting for the stalled write.
+	if ok, _ := write(5*time.Second, "next-1\n", "next-2\n"); !ok {
+		t.Fatal("Write waited for a stalled batch while the next one had room")
+	}
+	// A line that fills the next batch as well waits for the stalled write.
+	ok, done := write(50*time.Millisecond, "full\n")
+	if ok {
+		t.Fatal("a second full batch did not wait for the first to be written: more than two batches held")
+	}
+	close(w.release)
+	<-done
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(w.snapshot(), ""); got != "0123456789abcde\nnext-1\nnext-2\nfull\n" {
+		t.Fatalf("written %q, want every line in order", got)
+	}
+}
+
+func TestBufferedReportsAFailedWrite(t *testing.T) {
+	boom := errors.New("disk full")
+	fail := true
+	var mu sync.Mutex
+	b := NewBuffered(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return 0, boom
+		}
+		return len(p), nil
+	}), 1<<10, time.Hour)
+	if _, err := b.Write([]byte("lost\n")); err != nil {
+		t.Fatalf("gathering a line: %v", err)
+	}
+	if err := b.Flush(); !errors.Is(err, boom) {
+		t.Fatalf("Flush after a failed write: %v, want %v", err, boom)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	if _, err := b.Write([]byte("kept\n")); err != nil {
+		t.Fatalf("a failure already reported came back: %v", err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatalf("Flush after a good write: %v", err)
+	}
+}
