@@ -81,21 +81,14 @@ func TestBufferedWritesWithinTheDelay(t *testing.T) {
 	if got := w.snapshot(); len(got) != 0 {
 		t.Fatalf("written at once: %q", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.snapshot()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := w.snapshot(); len(got) != 1 || got[0] != "alone\n" {
+	if got := w.waitFor(1); len(got) != 1 || got[0] != "alone\n" {
 		t.Fatalf("after the delay: %q, want the line", got)
 	}
 	// The timer starts again with the next line.
 	if _, err := b.Write([]byte("again\n")); err != nil {
 		t.Fatal(err)
 	}
-	for len(w.snapshot()) == 1 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := w.snapshot(); len(got) != 2 || got[1] != "again\n" {
+	if got := w.waitFor(2); len(got) != 2 || got[1] != "again\n" {
 		t.Fatalf("second line: %q", got)
 	}
 }
