@@ -71,6 +71,7 @@ type refusal struct {
 }
 
 func (s *Store) commitGroup(batch []*request) {
+	start := time.Now()
 	ctx, cancel := groupContext(batch)
 	defer cancel()
 	// The group's span ends before any of the appends it commits is
@@ -95,12 +96,16 @@ func (s *Store) commitGroup(batch []*request) {
 				}
 				span.End()
 			}
+			took := time.Since(start)
 			for _, m := range members {
 				a := answer{res: m.result()}
 				if span != nil && m.r != oldest {
 					a.commit = span.SpanContext()
 				}
 				m.r.done <- a
+			}
+			if s.groupDone != nil {
+				s.groupDone(len(members), took)
 			}
 			return
 		case err != nil:

@@ -305,3 +305,65 @@ func TestCommitterEndsWhenTheQueueIsEmpty(t *testing.T) {
 	}
 	testkit.Until(t, 5*time.Second, "the new committer to end", func() bool { return eventstore.Committers(s) == 0 })
 }
+
+// GroupCommitted reports each committed group once, with the appends it
+// committed and how long its transaction took, and leaves out an append
+// the group refused.
+func TestGroupCommittedReportsEachGroup(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var groups, appends int
+	var took []time.Duration
+	s, _ := newStoreWith(t, eventstore.Config{GroupsInFlight: 1,
+		GroupCommitted: func(n int, d time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			groups++
+			appends += n
+			took = append(took, d)
+		}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	began := time.Now()
+
+	existing := domain.NewTenantID()
+	if _, err := s.Append(ctx, eventstore.Append{StreamID: existing.StreamID(), TenantID: existing,
+		Events: []domain.Event{created(existing, "existing")}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			id := domain.NewTenantID()
+			if _, err := s.Append(ctx, eventstore.Append{StreamID: id.StreamID(), TenantID: id,
+				Events: []domain.Event{created(id, "burst")}}); err != nil {
+				t.Errorf("append %d: %v", i, err)
+			}
+		})
+	}
+	wg.Go(func() { // stale: refused, not committed
+		_, err := s.Append(ctx, eventstore.Append{StreamID: existing.StreamID(), TenantID: existing,
+			ExpectedVersion: 5, Events: []domain.Event{linked("2222")}})
+		var ce *eventstore.ConflictError
+		if !errors.As(err, &ce) {
+			t.Errorf("stale append: %v, want a conflict", err)
+		}
+	})
+	wg.Wait()
+	elapsed := time.Since(began)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if appends != n+1 {
+		t.Errorf("groups reported %d appends committed, want %d", appends, n+1)
+	}
+	if groups < 1 || groups > appends {
+		t.Errorf("%d groups reported for %d appends", groups, appends)
+	}
+	for _, d := range took {
+		if d <= 0 || d > elapsed {
+			t.Errorf("a group took %v, want more than 0 and at most the %v all appends took", d, elapsed)
+		}
+	}
+}

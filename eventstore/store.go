@@ -71,6 +71,12 @@ type Config struct {
 	// replicas at most every few milliseconds under load, and counts them.
 	// It must not block or keep the slice.
 	Committed func(events []domain.StoredEvent)
+	// GroupCommitted, when set, runs after each group's transaction
+	// commits, with how many appends it committed and how long it took,
+	// from taking a connection to the commit's answer (restarts included):
+	// the database's share of every command in the group, WAL flush
+	// included. The service turns it into metrics. It must not block.
+	GroupCommitted func(appends int, took time.Duration)
 	// GroupsInFlight is how many groups commit at once, each on a
 	// connection of its own: one writes while another holds the head lock
 	// and commits. Default 1: the head lock serialises the commits anyway,
@@ -107,6 +113,7 @@ type Store struct {
 	groups        groups
 	signal        signaller
 	committed     func(events []domain.StoredEvent)
+	groupDone     func(appends int, took time.Duration)
 	tracer        trace.Tracer // nil: tracing is off
 }
 
@@ -133,7 +140,8 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 		cfg.GroupsInFlight = 1
 	}
 	s := &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
-		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
+		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed,
+		groupDone: cfg.GroupCommitted, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
 	var tables []string
 	for _, p := range s.inline {
 		if lt, ok := p.(LockedTables); ok {

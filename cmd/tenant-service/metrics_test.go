@@ -102,6 +102,8 @@ func TestMetrics(t *testing.T) {
 			{"tenant_service_command_duration_seconds", []string{"command=update"}, 3},
 			{"tenant_service_events_appended_total", []string{"type=TenantUpdated"}, 2},
 			{"tenant_service_events_appended_total", []string{"type=WABALinked"}, 1},
+			{"tenant_service_group_commit_duration_seconds", nil, 3},
+			{"tenant_service_group_commit_appends", nil, 3},
 			{"tenant_service_tenant_commands_total", []string{"tenant=" + watched, "command=update", "outcome=applied"}, 1},
 			{"tenant_service_rate_limit_refusals_total", []string{"scope=key"}, 1},
 			{"tenant_service_resolves_total", []string{"source=postgres"}, 0},

@@ -64,6 +64,7 @@ func (a *App) openStores(ctx context.Context) error {
 			a.notifier.Poke()
 			a.metrics.appendedEvents(events)
 		},
+		GroupCommitted: a.metrics.groupCommitted,
 		TracerProvider: tracing.ContinueOnly(a.tracerProvider)})
 	if err != nil {
 		return err
