@@ -96,16 +96,17 @@ func (s *Store) commitGroup(batch []*request) {
 				}
 				span.End()
 			}
-			took := time.Since(start)
+			// Counted before it is answered, as its span ends: a caller
+			// with its answer finds its group reported.
+			if s.groupDone != nil {
+				s.groupDone(len(members), time.Since(start))
+			}
 			for _, m := range members {
 				a := answer{res: m.result()}
 				if span != nil && m.r != oldest {
 					a.commit = span.SpanContext()
 				}
 				m.r.done <- a
-			}
-			if s.groupDone != nil {
-				s.groupDone(len(members), took)
 			}
 			return
 		case err != nil:

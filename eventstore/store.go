@@ -72,10 +72,11 @@ type Config struct {
 	// It must not block or keep the slice.
 	Committed func(events []domain.StoredEvent)
 	// GroupCommitted, when set, runs after each group's transaction
-	// commits, with how many appends it committed and how long it took,
-	// from taking a connection to the commit's answer (restarts included):
-	// the database's share of every command in the group, WAL flush
-	// included. The service turns it into metrics. It must not block.
+	// commits and before its appends are answered, with how many appends
+	// it committed and how long it took, from taking a connection to the
+	// commit's answer (restarts included): the database's share of every
+	// command in the group, WAL flush included. The service turns it into
+	// metrics. It must not block.
 	GroupCommitted func(appends int, took time.Duration)
 	// GroupsInFlight is how many groups commit at once, each on a
 	// connection of its own: one writes while another holds the head lock
