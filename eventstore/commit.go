@@ -98,8 +98,8 @@ func (s *Store) commitGroup(batch []*request) {
 			}
 			// Counted before it is answered, as its span ends: a caller
 			// with its answer finds its group reported.
-			if s.groupDone != nil {
-				s.groupDone(len(members), time.Since(start))
+			if s.groupCommitted != nil {
+				s.groupCommitted(len(members), time.Since(start))
 			}
 			for _, m := range members {
 				a := answer{res: m.result()}

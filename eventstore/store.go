@@ -107,15 +107,15 @@ func NewReader(pool *pgxpool.Pool) *Reader { return &Reader{pool: pool} }
 // safe for concurrent use.
 type Store struct {
 	*Reader
-	now           func() time.Time
-	inline        []InlineProjection
-	lockTables    string // LOCK TABLE of the inline projections' LockedTables, or ""
-	snapshotEvery domain.Version
-	groups        groups
-	signal        signaller
-	committed     func(events []domain.StoredEvent)
-	groupDone     func(appends int, took time.Duration)
-	tracer        trace.Tracer // nil: tracing is off
+	now            func() time.Time
+	inline         []InlineProjection
+	lockTables     string // LOCK TABLE of the inline projections' LockedTables, or ""
+	snapshotEvery  domain.Version
+	groups         groups
+	signal         signaller
+	committed      func(events []domain.StoredEvent)
+	groupCommitted func(appends int, took time.Duration)
+	tracer         trace.Tracer // nil: tracing is off
 }
 
 // New returns a Store over a migrated database. readModel is the read model
@@ -142,7 +142,7 @@ func New(pool *pgxpool.Pool, readModel InlineProjection, cfg Config) (*Store, er
 	}
 	s := &Store{Reader: NewReader(pool), now: cfg.Now, inline: append([]InlineProjection{readModel}, cfg.Inline...),
 		snapshotEvery: cfg.SnapshotEvery, committed: cfg.Committed,
-		groupDone: cfg.GroupCommitted, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
+		groupCommitted: cfg.GroupCommitted, groups: groups{max: cfg.MaxGroup, maxCommitters: cfg.GroupsInFlight}}
 	var tables []string
 	for _, p := range s.inline {
 		if lt, ok := p.(LockedTables); ok {
